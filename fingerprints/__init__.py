@@ -1,0 +1,1 @@
+"""cityscan fingerprint database (YAML data files; see docs/data-formats.md)."""

@@ -1,0 +1,1 @@
+"""Sample scan configurations shipped with cityscan."""

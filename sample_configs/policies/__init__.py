@@ -1,0 +1,1 @@
+"""Sample policies shipped with cityscan (usable by name, e.g. --policy eu-gdpr-baseline)."""

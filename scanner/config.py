@@ -1,0 +1,126 @@
+"""The scan configuration file (YAML): what to scan, how politely, with which policy.
+
+Keys mirror the long command-line options; options given on the command line win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import validate as v
+from .errors import InputError
+from .model import SEVERITIES
+from .yamlfile import Node, load, line_of
+
+FAIL_ON = (*SEVERITIES, "none")
+TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
+TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
+            "offline", "flows", "nmap_xml")
+FORMATS = ("table", "json")
+
+
+@dataclass
+class Timing:
+    """nmap timing and probe bounds; defaults are gentle on fragile OT/IoT devices."""
+
+    template: int = 3
+    max_rate: int | None = None
+    host_timeout: int = 120
+    max_retries: int = 2
+    probe_timeout: float = 3.0
+    probe_workers: int = 16
+
+
+@dataclass
+class Output:
+    format: str
+    path: str | None = None
+
+
+@dataclass
+class ScanConfig:
+    targets: list[str] = field(default_factory=list)
+    scope: list[str] = field(default_factory=list)
+    ports: str | None = None
+    timing: Timing = field(default_factory=Timing)
+    policy: str | None = None
+    waivers: str | None = None
+    outputs: list[Output] = field(default_factory=list)
+    fail_on: str | None = None
+    offline: bool = True
+    flows: list[str] = field(default_factory=list)
+    nmap_xml: list[str] = field(default_factory=list)
+    source: str | None = None
+
+
+def _path(base: Path, value: str) -> str:
+    """Paths in a config file are relative to the file, not to the working directory."""
+    p = Path(value).expanduser()
+    return str(p if p.is_absolute() else base / p)
+
+
+def load_config(path: str | Path) -> ScanConfig:
+    doc = load(path)
+    name = str(path)
+    if doc is None:
+        doc = Node()
+        doc.file, doc.line, doc.key_lines = name, 1, {}
+    if not isinstance(doc, dict):
+        raise InputError("a scan config must be a YAML mapping", name, line_of(doc) or 1)
+    v.check_keys(doc, TOP_KEYS, "config")
+    base = Path(path).resolve().parent
+    cfg = ScanConfig(source=name)
+    cfg.targets = v.string_list(doc, "targets", "config")
+    cfg.scope = v.string_list(doc, "scope", "config")
+    ports = v.typed(doc, "ports", (str, int), "config")
+    cfg.ports = str(ports) if ports is not None else None
+    if cfg.ports is not None and not _valid_ports(cfg.ports):
+        raise v.fail(doc, "ports", f"config.ports {cfg.ports!r} is not a port list like '80,443,8000-8100'")
+    if "timing" in doc:
+        cfg.timing = _timing(v.mapping(doc["timing"], doc, "timing", "config.timing"))
+    for key in ("policy", "waivers"):
+        value = v.typed(doc, key, str, "config")
+        setattr(cfg, key, _path(base, value) if value else None)
+    cfg.fail_on = v.choice(doc, "fail_on", FAIL_ON, "config")
+    cfg.offline = v.typed(doc, "offline", bool, "config", True)
+    cfg.flows = [_path(base, p) for p in v.string_list(doc, "flows", "config")]
+    cfg.nmap_xml = [_path(base, p) for p in v.string_list(doc, "nmap_xml", "config")]
+    outputs = doc.get("outputs") or []
+    if not isinstance(outputs, list):
+        raise v.fail(doc, "outputs", "config.outputs must be a list of {format, path}")
+    for index, item in enumerate(outputs):
+        item = v.mapping(item, outputs, index, "config.outputs item")
+        v.check_keys(item, ("format", "path"), "config.outputs item", required=("format",))
+        fmt = v.choice(item, "format", FORMATS, "config.outputs")
+        out_path = v.typed(item, "path", str, "config.outputs")
+        cfg.outputs.append(Output(fmt or "table", _path(base, out_path) if out_path else None))
+    return cfg
+
+
+def _timing(node: dict[str, Any]) -> Timing:
+    v.check_keys(node, TIMING_KEYS, "config.timing")
+    t = Timing()
+    t.template = v.typed(node, "template", int, "config.timing", t.template)
+    if not 0 <= t.template <= 5:
+        raise v.fail(node, "template", "config.timing.template must be 0..5 (nmap -T)")
+    t.max_rate = v.typed(node, "max_rate", int, "config.timing", t.max_rate)
+    t.host_timeout = v.typed(node, "host_timeout", int, "config.timing", t.host_timeout)
+    t.max_retries = v.typed(node, "max_retries", int, "config.timing", t.max_retries)
+    t.probe_timeout = float(v.typed(node, "probe_timeout", float, "config.timing", t.probe_timeout))
+    t.probe_workers = v.typed(node, "probe_workers", int, "config.timing", t.probe_workers)
+    for key in ("host_timeout", "max_retries", "probe_workers"):
+        if getattr(t, key) < 0 or (key != "max_retries" and getattr(t, key) == 0):
+            raise v.fail(node, key, f"config.timing.{key} must be positive")
+    if t.probe_timeout <= 0 or t.probe_timeout > 60:
+        raise v.fail(node, "probe_timeout", "config.timing.probe_timeout must be in (0, 60] seconds")
+    return t
+
+
+def _valid_ports(spec: str) -> bool:
+    for part in spec.replace("T:", "").replace("U:", "").split(","):
+        bounds = part.strip().split("-")
+        if len(bounds) > 2 or not all(b.isdigit() and 0 < int(b) < 65536 for b in bounds):
+            return False
+    return True

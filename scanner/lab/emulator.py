@@ -1,0 +1,228 @@
+"""One emulated device: serves the documented responses of its definition inside its namespace.
+
+Run as ``python -m scanner.lab.emulator DEVICE.yaml`` inside the device's namespace (the lab
+does this). It answers only what the definition says, byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .. import snmp
+from .devices import DeviceSpec, load_device
+
+REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 401: "Unauthorized", 403: "Forbidden",
+           404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error", 501: "Not Implemented"}
+MAX_HEAD = 16384
+MAX_BODY = 65536
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return body if isinstance(body, bytes) else str(body).encode("utf-8")
+
+
+async def _read_head(reader: asyncio.StreamReader) -> bytes:
+    try:
+        return await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=10)
+    except asyncio.LimitOverrunError:
+        return b""
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial
+
+
+def _http_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    routes = svc.get("routes") or []
+    default = svc.get("default") or {"status": 404, "body": ""}
+    base_headers = dict(svc.get("headers") or {})
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await _read_head(reader)
+            lines = head.decode("latin-1").split("\r\n")
+            parts = lines[0].split(" ") if lines and lines[0] else []
+            method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("GET", "/")
+            length = 0
+            for line in lines[1:]:
+                if line.lower().startswith("content-length:"):
+                    try:
+                        length = min(int(line.split(":", 1)[1].strip()), MAX_BODY)
+                    except ValueError:
+                        length = 0
+            if length:
+                await asyncio.wait_for(reader.readexactly(length), timeout=10)
+            route = next((r for r in routes if r.get("path") == target
+                          and str(r.get("method", "GET")).upper() == method.upper()), None)
+            if route is None and method.upper() == "HEAD":
+                route = next((r for r in routes if r.get("path") == target), None)
+            answer = route or default
+            status = int(answer.get("status", 200))
+            body = _body_bytes(answer.get("body"))
+            headers = {**base_headers, **(answer.get("headers") or {})}
+            out = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
+            out += [f"{k}: {v}" for k, v in headers.items()]
+            out += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+            writer.write("\r\n".join(out).encode("latin-1", "replace") + (b"" if method.upper() == "HEAD" else body))
+            await writer.drain()
+        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    return handle
+
+
+def _rtsp_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await _read_head(reader)
+                if not head:
+                    break
+                lines = head.decode("latin-1").split("\r\n")
+                method = lines[0].split(" ")[0].upper() if lines[0] else ""
+                cseq = next((ln.split(":", 1)[1].strip() for ln in lines if ln.lower().startswith("cseq:")), "0")
+                headers = [f"CSeq: {cseq}"]
+                if svc.get("server"):
+                    headers.append(f"Server: {svc['server']}")
+                if method == "OPTIONS":
+                    status = 200
+                    headers.append(f"Public: {svc.get('public') or 'OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN'}")
+                elif method == "DESCRIBE":
+                    status = int(svc.get("describe_status", 401))
+                    if status == 401 and svc.get("www_authenticate"):
+                        headers.append(f"WWW-Authenticate: {svc['www_authenticate']}")
+                else:
+                    status = 405
+                reason = REASONS.get(status, "Status")
+                writer.write((f"RTSP/1.0 {status} {reason}\r\n" + "\r\n".join(headers) + "\r\n\r\n").encode("latin-1"))
+                await writer.drain()
+        except (asyncio.TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return handle
+
+
+def _banner_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    banner = _body_bytes(svc.get("banner"))
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            writer.write(banner)
+            await writer.drain()
+            await asyncio.wait_for(reader.read(1024), timeout=10)
+        except (asyncio.TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return handle
+
+
+def _silent_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await asyncio.wait_for(reader.read(1024), timeout=30)
+        except (asyncio.TimeoutError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return handle
+
+
+class _SnmpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, svc: dict[str, Any]) -> None:
+        self.svc = svc
+        self.values = {snmp.SYS_DESCR: svc.get("sysdescr"), snmp.SYS_OBJECT_ID: (
+            f"oid:{svc['sysobjectid']}" if svc.get("sysobjectid") else None), snmp.SYS_NAME: svc.get("sysname")}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            msg = snmp.decode(data)
+        except snmp.SnmpError:
+            return
+        if msg.pdu_type != snmp.GET_REQUEST or msg.community != str(self.svc.get("community", "public")).encode():
+            return  # real agents stay silent on a wrong community
+        binds = [(oid, self.values.get(oid)) for oid, _ in msg.varbinds]
+        reply = snmp.Message(msg.version, msg.community, snmp.GET_RESPONSE, msg.request_id, 0, binds)
+        self.transport.sendto(snmp.encode(reply), addr)  # type: ignore[attr-defined]
+
+
+class _SsdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, svc: dict[str, Any], ip: str) -> None:
+        self.svc, self.ip = svc, ip
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not data.startswith(b"M-SEARCH"):
+            return
+        port = self.svc.get("location_port", 80)
+        lines = ["HTTP/1.1 200 OK", "CACHE-CONTROL: max-age=1800", "EXT:",
+                 f"LOCATION: http://{self.ip}:{port}{self.svc.get('location_path', '/')}",
+                 f"SERVER: {self.svc.get('server', '')}", f"ST: {self.svc.get('st', 'upnp:rootdevice')}",
+                 f"USN: {self.svc.get('usn', 'uuid:00000000-0000-0000-0000-000000000000::upnp:rootdevice')}", "", ""]
+        self.transport.sendto("\r\n".join(lines).encode("latin-1", "replace"), addr)  # type: ignore[attr-defined]
+
+
+def _tls_context(subject: dict[str, str], workdir: Path) -> ssl.SSLContext:
+    subj = "".join(f"/{k}={str(v).replace('/', chr(92) + '/')}" for k, v in subject.items()) or "/CN=device"
+    cert, key = workdir / "cert.pem", workdir / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "3650", "-subj", subj], check=True, capture_output=True, timeout=60)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+async def serve(spec: DeviceSpec) -> None:
+    loop = asyncio.get_running_loop()
+    workdir = Path(tempfile.mkdtemp(prefix=f"cityscan-{spec.name}-"))
+    for svc in spec.services:
+        kind, port = svc["kind"], svc["port"]
+        if kind in ("http", "https"):
+            ctx = _tls_context(svc.get("cert_subject") or {}, workdir) if kind == "https" else None
+            await asyncio.start_server(_http_handler(svc), spec.ip, port, ssl=ctx, limit=MAX_HEAD)
+        elif kind == "rtsp":
+            await asyncio.start_server(_rtsp_handler(svc), spec.ip, port, limit=MAX_HEAD)
+        elif kind == "banner":
+            await asyncio.start_server(_banner_handler(svc), spec.ip, port)
+        elif kind == "silent":
+            await asyncio.start_server(_silent_handler(svc), spec.ip, port)
+        elif kind == "snmp":
+            await loop.create_datagram_endpoint(lambda s=svc: _SnmpProtocol(s), local_addr=(spec.ip, port))
+        elif kind == "ssdp":
+            await loop.create_datagram_endpoint(lambda s=svc: _SsdpProtocol(s, spec.ip), local_addr=("0.0.0.0", port))
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"ready {spec.name}", flush=True)
+    await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = argv if argv is not None else sys.argv[1:]
+    if len(args) != 1:
+        print("usage: python -m scanner.lab.emulator DEVICE.yaml", file=sys.stderr)
+        sys.exit(2)
+    spec = load_device(Path(args[0]))
+    asyncio.run(serve(spec))
+
+
+if __name__ == "__main__":
+    main()

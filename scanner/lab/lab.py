@@ -1,0 +1,113 @@
+"""The emulated city lab: bring it up, report on it, run a command in it, take it down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CannotRunError, InputError
+from . import netns
+from .devices import DeviceSpec, load_devices
+
+DEFAULT_PREFIX = "cslab"
+SCANNER_IP = "198.51.100.2"
+SCANNER_MAC = "02:00:00:00:00:02"  # locally administered: the scanner is nobody's product
+LAB_NETWORK = "198.51.100.0/24"
+STATE_DIR = Path(os.environ.get("CITYSCAN_LAB_STATE", "/run/cityscan-lab"))
+
+
+@dataclass
+class LabState:
+    prefix: str
+    scanner_ns: str
+    devices: list[dict[str, str]]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"prefix": self.prefix, "scanner_ns": self.scanner_ns, "devices": self.devices}
+
+
+def _state_file(prefix: str) -> Path:
+    return STATE_DIR / f"{prefix}.json"
+
+
+def select(devices: list[DeviceSpec], names: list[str] | None, hostile: bool = False) -> list[DeviceSpec]:
+    if names:
+        known = {d.name: d for d in devices}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise InputError(f"unknown lab device(s): {', '.join(missing)} (known: {', '.join(sorted(known))})")
+        return [known[n] for n in names]
+    return [d for d in devices if hostile or not d.hostile]
+
+
+def up(names: list[str] | None = None, prefix: str = DEFAULT_PREFIX, hostile: bool = False,
+       devices: list[DeviceSpec] | None = None) -> LabState:
+    """Create the lab (replacing one with the same prefix) and start every emulated device."""
+    netns.require_root()
+    chosen = select(devices if devices is not None else load_devices(), names, hostile)
+    netns.delete_lab(prefix)
+    netns.create_switch(prefix)
+    scanner_ns = f"{prefix}-scan"
+    try:
+        netns.add_host(prefix, 0, netns.Host(scanner_ns, SCANNER_IP, SCANNER_MAC))
+        procs = []
+        for index, spec in enumerate(chosen, start=1):
+            ns = f"{prefix}-d{index}"
+            netns.add_host(prefix, index, netns.Host(ns, spec.ip, spec.mac))
+            proc = subprocess.Popen(netns.exec_argv(ns, [sys.executable, "-m", "scanner.lab.emulator", spec.file]),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    start_new_session=True)
+            procs.append((spec, ns, proc))
+        for spec, ns, proc in procs:
+            _wait_ready(spec, proc)
+    except BaseException:
+        netns.delete_lab(prefix)
+        raise
+    state = LabState(prefix, scanner_ns, [{"name": s.name, "ip": s.ip, "mac": s.mac, "ns": ns, "title": s.title}
+                                          for s, ns, _ in procs])
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    _state_file(prefix).write_text(json.dumps(state.to_dict(), indent=2))
+    return state
+
+
+def _wait_ready(spec: DeviceSpec, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("ready"):
+            return
+        if proc.poll() is not None:
+            err = (proc.stderr.read() if proc.stderr else "").strip().splitlines()
+            raise CannotRunError(f"lab device {spec.name} failed to start: {err[-1] if err else proc.returncode}")
+    raise CannotRunError(f"lab device {spec.name} did not start within {timeout} s")
+
+
+def down(prefix: str = DEFAULT_PREFIX) -> list[str]:
+    netns.require_root()
+    removed = netns.delete_lab(prefix)
+    _state_file(prefix).unlink(missing_ok=True)
+    return removed
+
+
+def status(prefix: str = DEFAULT_PREFIX) -> LabState | None:
+    path = _state_file(prefix)
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    live = set(netns.list_namespaces())
+    if data.get("scanner_ns") not in live:
+        return None
+    return LabState(data["prefix"], data["scanner_ns"], [d for d in data["devices"] if d["ns"] in live])
+
+
+def exec_in_scanner(argv: list[str], prefix: str = DEFAULT_PREFIX) -> int:
+    state = status(prefix)
+    if state is None:
+        raise CannotRunError("the lab is not up (run 'cityscan lab up' first)")
+    return subprocess.call(netns.exec_argv(state.scanner_ns, argv))

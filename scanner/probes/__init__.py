@@ -1,0 +1,136 @@
+"""Probe stage: cityscan's own read-only identification probes of the services nmap found.
+
+Devices are probed concurrently; the probes of one device run one after another (gentle on
+small embedded web servers), each bounded by ``timing.probe_timeout``. Every failure is an
+entry in ``errors`` with what happened, never an exception out of the stage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ..config import Timing
+from ..fingerprint_db import FingerprintDB, default_db
+from ..model import Device, Observation, ScanError, ScanResult
+from ..scope import Scope
+from . import protocols
+from .net import ProbeFailed
+
+HTTP_PORTS = {80, 81, 82, 88, 8000, 8008, 8080, 8081, 8088, 8888, 8899, 9000}
+HTTPS_PORTS = {443, 4443, 7443, 8443, 9443}
+RTSP_PORTS = {554, 8554}
+BANNERS = {21: "ftp.banner", 22: "ssh.banner", 23: "telnet.banner", 2222: "ssh.banner", 2323: "telnet.banner"}
+NAME_BANNERS = {"ftp": "ftp.banner", "ssh": "ssh.banner", "telnet": "telnet.banner"}
+
+
+@dataclass
+class ProbeOptions:
+    timing: Timing = field(default_factory=Timing)
+    snmp_community: str = "public"
+    snmp: bool = True
+    ssdp: bool = True
+
+
+def http_paths(db: FingerprintDB) -> list[str]:
+    """``/`` plus every vendor endpoint the fingerprint database knows how to read."""
+    paths = ["/"]
+    for entry in db.entries:
+        if entry.field.startswith("http.") and entry.path and entry.path not in paths and entry.path.startswith("/"):
+            paths.append(entry.path)
+    return paths
+
+
+def _kind(port: int, name: str | None) -> str | None:
+    name = (name or "").lower()
+    if port in HTTPS_PORTS or name in ("https", "ssl/http", "https-alt") or name.startswith("ssl/"):
+        return "https"
+    if port in RTSP_PORTS or name == "rtsp":
+        return "rtsp"
+    if name in NAME_BANNERS or port in BANNERS:
+        return "banner"
+    if port in HTTP_PORTS or name.startswith("http"):
+        return "http"
+    return None
+
+
+def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tuple[list[Observation], list[ScanError]]:
+    timeout = options.timing.probe_timeout
+    obs: list[Observation] = []
+    errors: list[ScanError] = []
+    ip = device.ip
+
+    def attempt(what: str, func: Callable[[], list[Observation]]) -> bool:
+        try:
+            obs.extend(func())
+            return True
+        except ProbeFailed as exc:
+            errors.append(ScanError("probe", f"{what}: {exc}", ip))
+        except (ValueError, UnicodeError, OSError) as exc:
+            errors.append(ScanError("probe", f"{what}: unexpected answer ({type(exc).__name__}: {str(exc)[:120]})", ip))
+        return False
+
+    for svc in device.services:
+        if svc.transport != "tcp":
+            continue
+        kind = _kind(svc.port, svc.name)
+        port = svc.port
+        if kind in ("http", "https"):
+            tls = kind == "https"
+            if tls:
+                attempt(f"tls {port}", lambda: protocols.tls_certificate(ip, port, timeout))
+            if not attempt(f"{kind} {port} GET /", lambda: protocols.http_get(ip, port, "/", timeout, tls)):
+                continue  # a port that does not answer / is not worth 20 more time-outs
+            for path in paths[1:]:
+                before = len(errors)
+                attempt(f"{kind} {port} GET {path}", lambda p=path: protocols.http_get(ip, port, p, timeout, tls))
+                if len(errors) > before and "timed out" in errors[-1].message:
+                    break
+            if not tls:
+                before = len(errors)
+                attempt(f"onvif {port}", lambda: protocols.onvif_device_information(ip, port, timeout))
+                del errors[before:]  # most web servers are not ONVIF devices: not an error
+        elif kind == "rtsp":
+            attempt(f"rtsp {port} OPTIONS", lambda: protocols.rtsp_options(ip, port, timeout))
+        elif kind == "banner":
+            field_name = NAME_BANNERS.get((svc.name or "").lower()) or BANNERS[port]
+            attempt(f"banner {port}", lambda: protocols.banner(ip, port, timeout, field_name))
+    if options.snmp and ":" not in ip:
+        before = len(errors)
+        attempt("snmp 161", lambda: protocols.snmp_get(ip, min(timeout, 2.0), options.snmp_community))
+        del errors[before:]  # silence is the normal SNMP answer of a device without an agent
+    if options.ssdp and ":" not in ip:
+        try:
+            found, location = protocols.ssdp_search(ip, min(timeout, 2.0))
+            obs.extend(found)
+            if location:
+                attempt("upnp description", lambda: protocols.upnp_description(ip, location, timeout))
+        except ProbeFailed:
+            pass  # no UPnP: normal
+    return obs, errors
+
+
+def probe(result: ScanResult, scope: Scope, options: ProbeOptions | None = None,
+          db: FingerprintDB | None = None) -> ScanResult:
+    """Run the identification probes against every device inside ``scope``."""
+    options = options or ProbeOptions()
+    paths = http_paths(db or default_db())
+    targets = [d for d in result.devices if scope.contains_ip(d.ip)]
+    skipped = [d.ip for d in result.devices if not scope.contains_ip(d.ip)]
+    for ip in skipped:
+        result.errors.append(ScanError("probe", "outside the scope: not probed", ip))
+    if not targets:
+        return result
+    started = time.monotonic()
+    workers = max(1, min(options.timing.probe_workers, len(targets)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
+        outcomes = list(pool.map(lambda d: probe_device(d, options, paths), targets))
+    for device, (obs, errors) in zip(targets, outcomes):
+        known = {(o.field, o.value, o.port, o.path) for o in device.observations}
+        device.observations.extend(o for o in obs if (o.field, o.value, o.port, o.path) not in known)
+        result.errors.extend(errors)
+    result.scan.inputs.append({"kind": "probes", "devices": str(len(targets)),
+                               "seconds": f"{time.monotonic() - started:.1f}"})
+    return result

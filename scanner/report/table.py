@@ -1,0 +1,74 @@
+"""The terminal summary: devices, destinations per country, findings by severity.
+
+Every string a device supplied passes through :func:`terminal_safe` so that a banner cannot
+move the cursor, retitle the window or hide a line of the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tabulate import tabulate
+
+from ..model import SEVERITIES, ScanResult
+from ..sanitize import terminal_safe as safe
+
+
+def _services(ports: list[str], limit: int = 6) -> str:
+    return ", ".join(ports[:limit]) + (f" +{len(ports) - limit}" if len(ports) > limit else "")
+
+
+def render(result: ScanResult) -> str:
+    out: list[str] = []
+    scan = result.scan
+    policy = (scan.policy or {}).get("name") or "none"
+    out.append(f"cityscan {result.tool.get('version', '')} | policy: {safe(policy)} | "
+               f"targets: {safe(', '.join(scan.targets) or '-')} | "
+               f"{'offline' if scan.offline else 'online'}{' | PARTIAL' if scan.partial else ''}")
+    out.append("")
+    rows = []
+    for d in result.devices:
+        ports = [f"{s.port}/{s.transport}" + (f" {s.name}" if s.name else "") for s in d.services]
+        rows.append([safe(d.ip), safe(d.mac or "-"), safe(d.vendor or "unknown", 40),
+                     safe(d.model or "-", 40), safe(d.firmware or "-", 40), safe(d.device_class),
+                     safe(_services(ports), 80)])
+    out.append(f"Devices ({len(result.devices)})")
+    out.append(tabulate(rows, headers=["IP", "MAC", "Vendor", "Model", "Firmware", "Class", "Services"])
+               if rows else "  none found")
+    if result.destinations:
+        out.append("")
+        by_country: Counter[str] = Counter(d.country or "unknown" for d in result.destinations)
+        drows = []
+        for country, count in by_country.most_common():
+            companies = sorted({d.parent_company or d.company or "unknown"
+                                for d in result.destinations if (d.country or "unknown") == country})
+            drows.append([safe(country), count, safe(", ".join(companies), 80)])
+        out.append(f"Destinations ({len(result.destinations)})")
+        out.append(tabulate(drows, headers=["Country", "Destinations", "Companies"]))
+    out.append("")
+    frows = []
+    for f in result.findings:
+        sev = f.severity.upper() + (" (waived)" if f.waived else "")
+        frows.append([sev, f.rule, safe(f.device_ip or "-"), safe(f.message, 110)])
+    out.append(f"Findings ({len(result.findings)})")
+    out.append(tabulate(frows, headers=["Severity", "Rule", "Device", "Finding"]) if frows else "  none")
+    if result.waivers:
+        problems = [w for w in result.waivers if w["status"] != "active"]
+        if problems:
+            out.append("")
+            out.append("Waivers needing attention")
+            out.append(tabulate([[w["status"], safe(w["rule"]), safe(w["device"]), w["expires"], safe(w["source"])]
+                                 for w in problems], headers=["Status", "Rule", "Device", "Expires", "Where"]))
+    if result.errors:
+        out.append("")
+        out.append(f"Errors ({len(result.errors)})")
+        for e in result.errors[:50]:
+            out.append(f"  [{safe(e.stage)}] {safe(e.target or '-')}: {safe(e.message, 160)}")
+        if len(result.errors) > 50:
+            out.append(f"  ... {len(result.errors) - 50} more in the JSON output")
+    counts = Counter(f.severity for f in result.findings if not f.waived)
+    summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]) or "no findings"
+    waived = sum(1 for f in result.findings if f.waived)
+    out.append("")
+    out.append(f"Summary: {len(result.devices)} devices, {summary}" + (f", {waived} waived" if waived else ""))
+    return "\n".join(out) + "\n"
