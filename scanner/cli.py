@@ -7,22 +7,31 @@ bad input; 3 the scan could not run. Errors are one line on stderr; ``--debug`` 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
 from typing import Any
 
 import click
+from tabulate import tabulate
 
 from . import __version__
 from .config import FAIL_ON, ScanConfig, load_config
 from .errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CityscanError, InputError
 from .evaluate import evaluate, gate
+from .fingerprint_check import check_db
+from .fingerprint_db import load_db
+from .identify import identify, identify_device
+from .lab import lab as lab_mod
+from .lab.devices import load_devices
 from .model import ScanResult
 from .output import write_atomic
 from .pipeline import ScanRequest, run_scan
 from .policy import load_policy
+from .resources import recorded_scan_path, sample_configs_dir
 from .report import FORMATS, render
+from .sanitize import terminal_safe
 from .scope import Scope, parse_network
 from .waivers import load_waivers
 
@@ -130,6 +139,153 @@ def policy_validate(files: tuple[str, ...]) -> None:
         loaded = load_policy(file)
         rules = ", ".join(f"{r.id}={r.severity}" for r in loaded.enabled_rules()) or "no rules enabled"
         click.echo(f"{file}: ok: policy {loaded.name!r} ({rules})")
+
+
+@cli.group()
+def fingerprints() -> None:
+    """The fingerprint database (fingerprints/*.yaml)."""
+
+
+@fingerprints.command("test")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Another fingerprint directory.")
+def fingerprints_test(directory: str | None) -> None:
+    """Run every entry's real examples; exit 1 if one stops matching or two vendors collide."""
+    db = load_db(directory)
+    problems = check_db(db)
+    examples = sum(len(e.examples) for e in db.entries)
+    for problem in problems:
+        click.echo(terminal_safe(str(problem), 400))
+    click.echo(f"{len(db.entries)} entries, {len(db.vendors)} vendors, {examples} examples: "
+               f"{len(problems)} problems")
+    sys.exit(EXIT_FINDINGS if problems else EXIT_OK)
+
+
+@fingerprints.command("list")
+@click.option("--vendor", help="Only this vendor's entries.")
+def fingerprints_list(vendor: str | None) -> None:
+    """List the entries: id, vendor, field, what they conclude."""
+    db = load_db()
+    rows = [[e.id, e.conclude.get("vendor") or "-", e.field + (f" {e.path}" if e.path else ""),
+             e.conclude.get("device_class") or "-", f"{e.confidence:.2f}", f"{Path(e.file).name}:{e.line}"]
+            for e in db.entries if not vendor or (e.conclude.get("vendor") or "").lower() == vendor.lower()]
+    click.echo(tabulate(rows, headers=["Entry", "Vendor", "Field", "Class", "Conf.", "Where"]))
+
+
+@fingerprints.command("explain")
+@click.argument("ip")
+@click.option("--scan", "scan_file", required=True, metavar="SCAN.json", help="A stored JSON result.")
+def fingerprints_explain(ip: str, scan_file: str) -> None:
+    """Show why the device at IP was identified as it was: observations, matches, conflicts."""
+    result = load_result(scan_file)
+    device = result.device(ip)
+    if device is None:
+        raise InputError(f"no device {ip} in this scan", scan_file)
+    identify_device(device)
+    click.echo(f"{ip}: vendor {terminal_safe(device.vendor or 'unknown')}, model "
+               f"{terminal_safe(device.model or '-')}, firmware {terminal_safe(device.firmware or '-')}, "
+               f"class {device.device_class}, confidence {device.confidence if device.confidence is not None else '-'}")
+    click.echo("Observations:")
+    for obs in device.observations:
+        where = f"{obs.probe}" + (f":{obs.port}" if obs.port else "") + (obs.path or "")
+        click.echo(f"  {obs.field:22} {terminal_safe(where, 60):40} {terminal_safe(obs.value, 100)}")
+    click.echo("Evidence:")
+    for ev in device.evidence:
+        click.echo(f"  [{terminal_safe(ev.source, 60)}] {terminal_safe(ev.detail, 300)}")
+
+
+@cli.group()
+def lab() -> None:
+    """The emulated city lab (Linux network namespaces; needs root)."""
+
+
+@lab.command("list")
+def lab_list() -> None:
+    """List the emulated devices the lab can run."""
+    for spec in load_devices():
+        expect = spec.expect
+        label = " ".join(str(expect.get(k) or "") for k in ("vendor", "model")).strip() or "unidentifiable"
+        click.echo(f"{spec.name:28} {spec.ip:16} {spec.mac}  {label}{'  [hostile]' if spec.hostile else ''}")
+
+
+@lab.command("up")
+@click.option("--devices", metavar="NAME,...", help="Only these devices (default: all normal devices).")
+@click.option("--hostile", is_flag=True, help="Add the hostile devices too.")
+def lab_up(devices: str | None, hostile: bool) -> None:
+    """Create the lab's namespaces and start its emulated devices."""
+    names = [n.strip() for n in devices.split(",") if n.strip()] if devices else None
+    state = lab_mod.up(names, hostile=hostile)
+    click.echo(f"lab up: {len(state.devices)} devices on {lab_mod.LAB_NETWORK}; scanner namespace "
+               f"{state.scanner_ns} at {lab_mod.SCANNER_IP}")
+    click.echo(f"scan it with: cityscan lab exec -- cityscan scan {lab_mod.LAB_NETWORK} --policy eu-gdpr-baseline")
+
+
+@lab.command("down")
+def lab_down() -> None:
+    """Remove the lab's namespaces and stop its devices."""
+    removed = lab_mod.down()
+    click.echo(f"lab down: removed {len(removed)} namespaces" if removed else "lab down: nothing to remove")
+
+
+@lab.command("status")
+def lab_status() -> None:
+    """Show whether the lab is up and which devices run in it."""
+    state = lab_mod.status()
+    if state is None:
+        click.echo("lab is down")
+        return
+    click.echo(f"lab is up: scanner namespace {state.scanner_ns} ({lab_mod.SCANNER_IP})")
+    for dev in state.devices:
+        click.echo(f"  {dev['name']:28} {dev['ip']:16} {dev['mac']}  namespace {dev['ns']}")
+
+
+@lab.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("argv", nargs=-1, type=click.UNPROCESSED, required=True)
+def lab_exec(argv: tuple[str, ...]) -> None:
+    """Run a command inside the lab's scanner namespace (e.g. -- cityscan scan 198.51.100.0/24)."""
+    sys.exit(lab_mod.exec_in_scanner(_resolve_self(list(argv))))
+
+
+@cli.command()
+@click.option("--policy", "policy_ref", default="eu-gdpr-baseline", show_default=True,
+              help="Policy file or built-in policy name.")
+@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="table", show_default=True)
+@click.option("--output", "output", metavar="FILE")
+@click.option("--replay", is_flag=True, help="Do not build the lab: replay the recorded lab scan.")
+def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
+    """Bring the lab up, scan it with a sample policy, print the report, take the lab down.
+
+    Without root (or with --replay) it replays a recorded scan of the same lab instead."""
+    load_policy(policy_ref)  # a bad policy fails before the lab is built
+    if not replay and os.geteuid() != 0:
+        click.echo("cityscan: the live lab needs root (network namespaces); replaying the recorded lab scan",
+                   err=True)
+        replay = True
+    if replay:
+        result = evaluate(identify(load_result(str(recorded_scan_path()))), load_policy(policy_ref))
+        _check_output(output)
+        _emit(result, fmt, output)
+        sys.exit(EXIT_OK)
+    state = lab_mod.up()
+    click.echo(f"cityscan demo: lab up with {len(state.devices)} emulated devices; scanning from namespace "
+               f"{state.scanner_ns}", err=True)
+    try:
+        argv = [sys.executable, "-m", "scanner.cli", "scan", lab_mod.LAB_NETWORK, "--config",
+                str(sample_configs_dir() / "scan-lab.yaml"), "--policy", policy_ref, "--format", fmt,
+                "--fail-on", "none"]
+        if output:
+            argv += ["--output", str(Path(output).resolve())]
+        code = lab_mod.exec_in_scanner(argv)
+    finally:
+        lab_mod.down()
+        click.echo("cityscan demo: lab down", err=True)
+    sys.exit(code)
+
+
+def _resolve_self(argv: list[str]) -> list[str]:
+    """``cityscan`` inside the namespace is this same installation, whatever PATH says there."""
+    if argv and argv[0] == "cityscan":
+        return [sys.executable, "-m", "scanner.cli", *argv[1:]]
+    return argv
 
 
 def load_result(path: str) -> ScanResult:

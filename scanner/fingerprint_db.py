@@ -96,7 +96,9 @@ class Entry:
 
     @property
     def location(self) -> str:
-        return f"{self.file}:{self.line}" if self.line else self.file
+        """``fingerprints/<file>:<line>``: short, and the same on every installation."""
+        name = f"fingerprints/{Path(self.file).name}"
+        return f"{name}:{self.line}" if self.line else name
 
     def applies(self, field_name: str, path: str | None) -> bool:
         return field_name == self.field and (self.path is None or self.path == path)

@@ -37,8 +37,11 @@ class Jurisdiction:
     def in_eea(self, country: str | None) -> bool:
         return bool(country) and country.upper() in self.eea
 
-    def adequate(self, country: str | None) -> bool:
-        return bool(country) and country.upper() in self.adequacy
+    def adequate(self, country: str | None, full_only: bool = False) -> bool:
+        """An adequacy decision covers ``country``; with ``full_only``, one without a partial scope
+        (the US decision covers only Data Privacy Framework members, which a scan cannot see)."""
+        decision = self.adequacy.get((country or "").upper())
+        return decision is not None and not (full_only and decision.get("partial"))
 
     def name(self, country: str | None) -> str:
         if not country:

@@ -32,3 +32,8 @@ def schema_path() -> Path:
 
 def lab_devices_dir() -> Path:
     return _dir("scanner.lab") / "devices"
+
+
+def recorded_scan_path() -> Path:
+    """A recorded scan of the demo lab, replayed by ``cityscan demo`` where namespaces are not possible."""
+    return _dir("scanner.lab") / "recorded" / "lab-scan.json"

@@ -283,7 +283,7 @@ def data_outside_eea(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Itera
         country = dest.country
         if not country or ctx.law.in_eea(country):
             continue
-        if ctx.law.adequate(country) and ("all" in accept or country in accept):
+        if country in accept or ("all" in accept and ctx.law.adequate(country, full_only=True)):
             continue
         yield finding(cfg, result.device(dest.device_ip), f"{dest.device_ip} sends data to {dest.host or dest.ip} "
                                                           f"in {ctx.law.name(country)} ({country}), outside the EEA "

@@ -59,6 +59,8 @@ def string_list(node: dict[str, Any], key: str, what: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
+        if "," in value:  # 'a, b' is almost certainly meant as two items
+            raise fail(node, key, f"{what}.{key} must be a YAML list, e.g. [{value}]")
         return [value]
     if not isinstance(value, list):
         raise fail(node, key, f"{what}.{key} must be a list of strings, not {_kind(value)}")
