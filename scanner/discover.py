@@ -70,6 +70,8 @@ def _host(host: Element) -> Device | None:
     status = host.find("status")
     if status is not None and status.get("state") not in (None, "up"):
         return None
+    if status is not None and status.get("reason") == "localhost-response":
+        return None  # the scanning host itself, not a device on the segment
     ip = mac = mac_vendor = None
     for addr in host.findall("address"):
         kind = addr.get("addrtype")
@@ -103,6 +105,7 @@ def _host(host: Element) -> Device | None:
             version=svc.get("version") if svc is not None else None,
             extrainfo=svc.get("extrainfo") if svc is not None else None,
             state=state_name or "open",
+            method=svc.get("method") if svc is not None else None,
         ))
     return Device(ip=ip, mac=mac, hostname=hostname, mac_vendor=mac_vendor, services=services)
 
@@ -167,7 +170,7 @@ def nmap_version() -> str | None:
 def nmap_arguments(ports: str | None, timing: Timing, privileged: bool) -> list[str]:
     """nmap options: gentle timing, bounded per host, service data without -sV's full probe set."""
     args = ["-n", f"-T{timing.template}", "--host-timeout", f"{timing.host_timeout}s",
-            "--max-retries", str(timing.max_retries), "-p", ports or DEFAULT_PORTS, "--open"]
+            "--max-retries", str(timing.max_retries), "-p", ports or DEFAULT_PORTS]
     args += ["-sS"] if privileged else ["-sT"]
     if timing.max_rate:
         args += ["--max-rate", str(timing.max_rate)]

@@ -38,10 +38,10 @@ class Jurisdiction:
         return bool(country) and country.upper() in self.eea
 
     def adequate(self, country: str | None, full_only: bool = False) -> bool:
-        """An adequacy decision covers ``country``; with ``full_only``, one without a partial scope
-        (the US decision covers only Data Privacy Framework members, which a scan cannot see)."""
+        """An adequacy decision covers ``country``. With ``full_only``, decisions that cover only
+        certified recipients (US: Data Privacy Framework members, which a scan cannot see) do not count."""
         decision = self.adequacy.get((country or "").upper())
-        return decision is not None and not (full_only and decision.get("partial"))
+        return decision is not None and not (full_only and decision.get("requires_certification"))
 
     def name(self, country: str | None) -> str:
         if not country:

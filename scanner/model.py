@@ -79,6 +79,7 @@ class Service:
     version: str | None = None
     extrainfo: str | None = None
     state: str = "open"
+    method: str | None = None  # nmap's: "table" (guessed from the port number) or "probed"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -88,7 +88,11 @@ def _dest_summary(dest: Destination) -> dict[str, Any]:
 
 
 def _identity_evidence(device: Device) -> list[Evidence]:
-    return [e for e in device.evidence if e.detail.startswith("fingerprint ")][:6]
+    """Why the device is what the finding says: its fingerprint matches, or its stored identity."""
+    found = [e for e in device.evidence if e.detail.startswith("fingerprint ")][:6]
+    return found or [Evidence("identity", f"vendor {device.vendor or 'unknown'}, model {device.model or 'unknown'}, "
+                                          f"firmware {device.firmware or 'unknown'}, class {device.device_class}, "
+                                          f"capabilities {', '.join(device.capabilities) or 'none'}")]
 
 
 def _label(device: Device) -> str:
@@ -241,6 +245,7 @@ def _is_net(text: str) -> bool:
 # --- cleartext-management --------------------------------------------------------------------
 
 CLEARTEXT = {"telnet": "Telnet", "ftp": "FTP", "http": "plain HTTP"}
+CLEARTEXT_PROBES = {"telnet": ("banner",), "ftp": ("banner",), "http": ("http-get", "onvif", "upnp")}
 
 
 @rule("cleartext-management", "Management interface without encryption", "medium",
@@ -250,11 +255,17 @@ def cleartext_management(result: ScanResult, cfg: RuleConfig, ctx: Context) -> I
     for device in result.devices:
         for svc in device.services:
             kind = _cleartext_kind(svc.name, svc.port)
-            if kind in wanted:
-                yield finding(cfg, device, f"{_label(device)} at {device.ip} offers {CLEARTEXT[kind]} on "
-                                           f"{svc.port}/{svc.transport}",
-                              [Evidence("nmap", f"port {svc.port}/{svc.transport} open, service "
-                                                f"{svc.name or 'unknown'} {svc.product or ''}".strip())])
+            if kind not in wanted:
+                continue
+            seen = [o for o in device.observations if o.port == svc.port and o.probe in CLEARTEXT_PROBES[kind]]
+            if not seen and svc.method != "probed":
+                continue  # nmap only guessed the service from the port number: no proof it speaks it
+            proof = (f"{seen[0].probe} read {seen[0].field} {seen[0].value[:80]!r}" if seen
+                     else f"nmap service detection: {svc.name} {svc.product or ''}".strip())
+            yield finding(cfg, device, f"{_label(device)} at {device.ip} offers {CLEARTEXT[kind]} on "
+                                       f"{svc.port}/{svc.transport}",
+                          [Evidence("nmap", f"port {svc.port}/{svc.transport} open ({svc.name or 'unknown'})"),
+                           Evidence("probe", proof)])
 
 
 def _cleartext_kind(name: str | None, port: int) -> str | None:
