@@ -6,6 +6,7 @@ an imported file is outside input and may be malformed or hostile.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -70,8 +71,7 @@ def _host(host: Element) -> Device | None:
     status = host.find("status")
     if status is not None and status.get("state") not in (None, "up"):
         return None
-    if status is not None and status.get("reason") == "localhost-response":
-        return None  # the scanning host itself, not a device on the segment
+    own = status is not None and status.get("reason") == "localhost-response"
     ip = mac = mac_vendor = None
     for addr in host.findall("address"):
         kind = addr.get("addrtype")
@@ -80,8 +80,8 @@ def _host(host: Element) -> Device | None:
         elif kind == "mac":
             mac = (addr.get("addr") or "").lower() or None
             mac_vendor = addr.get("vendor")
-    if not ip:
-        return None
+    if not ip or (own and not ipaddress.ip_address(ip).is_loopback):
+        return None  # the scanning host's own interface is not a device on the segment
     hostname = None
     for name in host.iter("hostname"):
         hostname = name.get("name")
@@ -146,7 +146,6 @@ def merge_devices(known: list[Device], new: Iterable[Device]) -> list[Device]:
 
 
 def _ip_key(device: Device) -> tuple[int, int]:
-    import ipaddress
     addr = ipaddress.ip_address(device.ip)
     return (addr.version, int(addr))
 

@@ -254,7 +254,8 @@ def cleartext_management(result: ScanResult, cfg: RuleConfig, ctx: Context) -> I
     wanted = set(cfg.params["services"])
     for device in result.devices:
         for svc in device.services:
-            kind = _cleartext_kind(svc.name, svc.port)
+            kind = _cleartext_kind(svc.name, svc.port) or (
+                "http" if any(o.port == svc.port and o.probe == "http-get" for o in device.observations) else None)
             if kind not in wanted:
                 continue
             seen = [o for o in device.observations if o.port == svc.port and o.probe in CLEARTEXT_PROBES[kind]]

@@ -53,6 +53,8 @@ def _kind(port: int, name: str | None) -> str | None:
         return "banner"
     if port in HTTP_PORTS or name.startswith("http"):
         return "http"
+    if name in ("", "unknown", "tcpwrapped"):
+        return "http?"  # unknown service: most embedded devices put web UIs on odd ports
     return None
 
 
@@ -77,12 +79,16 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
             continue
         kind = _kind(svc.port, svc.name)
         port = svc.port
-        if kind in ("http", "https"):
+        if kind in ("http", "https", "http?"):
             tls = kind == "https"
             if tls:
                 attempt(f"tls {port}", lambda: protocols.tls_certificate(ip, port, timeout))
-            if not attempt(f"{kind} {port} GET /", lambda: protocols.http_get(ip, port, "/", timeout, tls)):
-                continue  # a port that does not answer / is not worth 20 more time-outs
+            before = len(errors)
+            if not attempt(f"http {port} GET /", lambda: protocols.http_get(ip, port, "/", timeout, tls)):
+                if kind == "http?":
+                    del errors[before:]  # an unknown service that is not HTTP: nothing to read without guessing
+                continue  # a web port that does not answer is not worth 20 more time-outs
+            kind = "https" if tls else "http"
             for path in paths[1:]:
                 before = len(errors)
                 attempt(f"{kind} {port} GET {path}", lambda p=path: protocols.http_get(ip, port, p, timeout, tls))
