@@ -7,9 +7,14 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: setup demo test bench record clean
 
+# Debian packages: nmap (the scanner), iproute2 (the lab's namespaces), openssl (the lab's TLS
+# certificates), tcpdump (live capture), chromium (the HTML report's browser test).
+DEB_PACKAGES := nmap iproute2 openssl tcpdump chromium
+
 $(BIN)/cityscan: pyproject.toml
-	@command -v nmap >/dev/null && command -v ip >/dev/null && command -v openssl >/dev/null || { \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nmap iproute2 openssl >/dev/null; }
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@
