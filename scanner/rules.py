@@ -230,8 +230,10 @@ def unidentified_device(result: ScanResult, cfg: RuleConfig, ctx: Context) -> It
                 continue
             seen = sorted({o.field for o in device.observations}) or ["nothing"]
             ports = ", ".join(f"{s.port}/{s.transport}" for s in device.services) or "no open ports"
+            why = [e for e in device.evidence if e.source == "identify"][:3] or device.evidence[:3] or [
+                Evidence("identify", "no observation matched any fingerprint")]
             yield finding(cfg, device, f"{device.ip} could not be identified ({ports}; observed: {', '.join(seen)})",
-                          [e for e in device.evidence if e.source == "identify"][:3])
+                          why)
 
 
 def _is_net(text: str) -> bool:
