@@ -26,6 +26,7 @@ from .identify import identify, identify_device
 from .lab import lab as lab_mod
 from .lab.devices import load_devices
 from .model import ScanResult
+from .online import Cache, OnlineLookups, default_cache_path
 from .output import write_atomic
 from .pipeline import ScanRequest, run_scan
 from .policy import load_policy
@@ -82,9 +83,12 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
         ports=ports or cfg.ports,
         timing=cfg.timing,
         offline=cfg.offline if offline is None else offline,
+        snmp_community=cfg.snmp_community,
     )
     if not request.targets and not request.nmap_xml:
         raise click.UsageError("nothing to scan: give TARGETS, --nmap-xml FILE or a --config with targets")
+    if not request.offline:
+        request.online = online_lookups(cfg)
     policy_ref = policy_path or cfg.policy
     request.policy = load_policy(policy_ref) if policy_ref else None
     waivers_ref = waivers_path or cfg.waivers
@@ -279,6 +283,13 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
         lab_mod.down()
         click.echo("cityscan demo: lab down", err=True)
     sys.exit(code)
+
+
+def online_lookups(cfg: ScanConfig) -> OnlineLookups:
+    opts = cfg.lookups
+    cache = Cache.open(Path(opts.cache) if opts.cache else default_cache_path(), opts.cache_max_age_days * 86400)
+    return OnlineLookups(cache=cache, rdap=opts.rdap, dns=opts.dns, geolocation_url=opts.geolocation_url,
+                         timeout=opts.timeout, interval=opts.interval)
 
 
 def _resolve_self(argv: list[str]) -> list[str]:

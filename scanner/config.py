@@ -17,7 +17,8 @@ from .yamlfile import Node, load, line_of
 FAIL_ON = (*SEVERITIES, "none")
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
-            "offline", "flows", "nmap_xml")
+            "offline", "flows", "nmap_xml", "lookups", "snmp_community")
+LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
 FORMATS = ("table", "json")
 
 
@@ -31,6 +32,19 @@ class Timing:
     max_retries: int = 2
     probe_timeout: float = 3.0
     probe_workers: int = 16
+
+
+@dataclass
+class Lookups:
+    """Online look-ups (only with --online): which, how often, cached where and for how long."""
+
+    rdap: bool = True
+    dns: bool = True
+    geolocation_url: str | None = None
+    cache: str | None = None
+    cache_max_age_days: float = 30.0
+    interval: float = 1.0
+    timeout: float = 5.0
 
 
 @dataclass
@@ -52,6 +66,8 @@ class ScanConfig:
     offline: bool = True
     flows: list[str] = field(default_factory=list)
     nmap_xml: list[str] = field(default_factory=list)
+    lookups: Lookups = field(default_factory=Lookups)
+    snmp_community: str = "public"
     source: str | None = None
 
 
@@ -87,6 +103,9 @@ def load_config(path: str | Path) -> ScanConfig:
     cfg.offline = v.typed(doc, "offline", bool, "config", True)
     cfg.flows = [_path(base, p) for p in v.string_list(doc, "flows", "config")]
     cfg.nmap_xml = [_path(base, p) for p in v.string_list(doc, "nmap_xml", "config")]
+    if "lookups" in doc:
+        cfg.lookups = _lookups(v.mapping(doc["lookups"], doc, "lookups", "config.lookups"), base)
+    cfg.snmp_community = v.typed(doc, "snmp_community", str, "config", "public")
     outputs = doc.get("outputs") or []
     if not isinstance(outputs, list):
         raise v.fail(doc, "outputs", "config.outputs must be a list of {format, path}")
@@ -97,6 +116,24 @@ def load_config(path: str | Path) -> ScanConfig:
         out_path = v.typed(item, "path", str, "config.outputs")
         cfg.outputs.append(Output(fmt or "table", _path(base, out_path) if out_path else None))
     return cfg
+
+
+def _lookups(node: dict[str, Any], base: Path) -> Lookups:
+    v.check_keys(node, LOOKUP_KEYS, "config.lookups")
+    out = Lookups()
+    out.rdap = v.typed(node, "rdap", bool, "config.lookups", True)
+    out.dns = v.typed(node, "dns", bool, "config.lookups", True)
+    out.geolocation_url = v.typed(node, "geolocation_url", str, "config.lookups")
+    if out.geolocation_url and ("{ip}" not in out.geolocation_url or not out.geolocation_url.startswith("https://")):
+        raise v.fail(node, "geolocation_url", "config.lookups.geolocation_url must be an https:// URL containing {ip}")
+    cache = v.typed(node, "cache", str, "config.lookups")
+    out.cache = _path(base, cache) if cache else None
+    for key in ("cache_max_age_days", "interval", "timeout"):
+        value = float(v.typed(node, key, float, "config.lookups", getattr(out, key)))
+        if value < 0 or (key == "timeout" and value == 0):
+            raise v.fail(node, key, f"config.lookups.{key} must be positive")
+        setattr(out, key, value)
+    return out
 
 
 def _timing(node: dict[str, Any]) -> Timing:

@@ -18,7 +18,9 @@ from .evaluate import evaluate
 from .identify import identify
 from .model import ScanInfo, ScanResult
 from .policy import Policy
+from .online import OnlineLookups
 from .probes import ProbeOptions, probe
+from .resolve import resolve
 from .scope import Network, Scope
 from .waivers import Waiver
 
@@ -34,6 +36,8 @@ class ScanRequest:
     policy: Policy | None = None
     waivers: list[Waiver] = field(default_factory=list)
     offline: bool = True
+    online: OnlineLookups | None = None
+    snmp_community: str = "public"
 
 
 def now_iso() -> str:
@@ -60,6 +64,11 @@ def new_result(request: ScanRequest) -> ScanResult:
     )
 
 
+def flow_summary(request: ScanRequest) -> None:
+    """Traffic records of ``--flows`` files (their readers land with the flows issue)."""
+    return None
+
+
 def run_scan(request: ScanRequest) -> ScanResult:
     request.scope.check(request.targets)
     check_readable(request.nmap_xml, "nmap XML")
@@ -77,8 +86,9 @@ def run_scan(request: ScanRequest) -> ScanResult:
         result.errors.extend(errors)
         result.scan.nmap_version = version or None
         result.scan.inputs.append({"kind": "nmap-live", "targets": ", ".join(map(str, request.targets))})
-        probe(result, request.scope, ProbeOptions(timing=request.timing))
+        probe(result, request.scope, ProbeOptions(timing=request.timing, snmp_community=request.snmp_community))
     identify(result)
+    resolve(result, flow_summary(request), None if request.offline else request.online)
     if request.policy is not None:
         evaluate(result, request.policy, request.waivers)
     result.scan.finished_at = now_iso()
