@@ -190,7 +190,49 @@ def _tls_context(subject: dict[str, str], workdir: Path) -> ssl.SSLContext:
     return ctx
 
 
-async def serve(spec: DeviceSpec) -> None:
+async def _lookup(name: str, dns_ip: str) -> str | None:
+    """An A query to the lab's DNS server, as the device's firmware would send it."""
+    import dns.message
+    import dns.rdatatype
+
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bytes] = loop.create_future()
+
+    class _Client(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+            if not answer.done():
+                answer.set_result(data)
+
+    query = dns.message.make_query(name, dns.rdatatype.A)
+    transport, _ = await loop.create_datagram_endpoint(_Client, remote_addr=(dns_ip, 53))
+    try:
+        transport.sendto(query.to_wire())
+        reply = dns.message.from_wire(await asyncio.wait_for(answer, timeout=3))
+    finally:
+        transport.close()
+    for rrset in reply.answer:
+        for item in rrset:
+            if item.rdtype == dns.rdatatype.A:
+                return item.to_text()
+    return None
+
+
+async def talk(endpoints: list[tuple[str, int]], dns_ip: str, every: float = 10.0) -> None:
+    """Look up and connect to the vendor cloud endpoints, periodically (what real devices do)."""
+    await asyncio.sleep(1)
+    while True:
+        for host, port in endpoints:
+            try:
+                ip = await _lookup(host, dns_ip)
+                if ip:
+                    _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=3)
+                    writer.close()
+            except (OSError, asyncio.TimeoutError, ValueError):
+                pass
+        await asyncio.sleep(every)
+
+
+async def serve(spec: DeviceSpec, endpoints: list[tuple[str, int]] | None = None, dns_ip: str | None = None) -> None:
     loop = asyncio.get_running_loop()
     workdir = Path(tempfile.mkdtemp(prefix=f"cityscan-{spec.name}-"))
     for svc in spec.services:
@@ -211,17 +253,28 @@ async def serve(spec: DeviceSpec) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if endpoints and dns_ip:
+        talker = asyncio.create_task(talk(endpoints, dns_ip))  # noqa: F841 - runs until stop
     print(f"ready {spec.name}", flush=True)
     await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = argv if argv is not None else sys.argv[1:]
-    if len(args) != 1:
-        print("usage: python -m scanner.lab.emulator DEVICE.yaml", file=sys.stderr)
+    """``DEVICE.yaml [--dns IP --talk HOST:PORT ...]``."""
+    args = list(argv if argv is not None else sys.argv[1:])
+    if not args:
+        print("usage: python -m scanner.lab.emulator DEVICE.yaml [--dns IP] [--talk HOST:PORT ...]", file=sys.stderr)
         sys.exit(2)
-    spec = load_device(Path(args[0]))
-    asyncio.run(serve(spec))
+    spec = load_device(Path(args.pop(0)))
+    dns_ip, endpoints = None, []
+    while args:
+        flag = args.pop(0)
+        if flag == "--dns" and args:
+            dns_ip = args.pop(0)
+        elif flag == "--talk" and args:
+            host, _, port = args.pop(0).rpartition(":")
+            endpoints.append((host, int(port)))
+    asyncio.run(serve(spec, endpoints, dns_ip))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CannotRunError, InputError
+from ..fingerprint_db import default_db
 from . import netns
+from .cloud import DNS_IP
 from .devices import DeviceSpec, load_devices
 
 DEFAULT_PREFIX = "cslab"
@@ -19,6 +21,9 @@ SCANNER_IP = "198.51.100.2"
 SCANNER_MAC = "02:00:00:00:00:02"  # locally administered: the scanner is nobody's product
 LAB_NETWORK = "198.51.100.0/24"
 STATE_DIR = Path(os.environ.get("CITYSCAN_LAB_STATE", "/run/cityscan-lab"))
+CLOUD_NETWORK = "203.0.113.0/24"  # the lab's stand-in for the internet (documentation range)
+CLOUD_NET_PREFIX = "203.0.113"
+CLOUD_MAC = "02:00:00:00:00:fe"
 
 
 @dataclass
@@ -45,6 +50,25 @@ def select(devices: list[DeviceSpec], names: list[str] | None, hostile: bool = F
     return [d for d in devices if hostile or not d.hostile]
 
 
+def cloud_endpoints(spec: DeviceSpec) -> list[tuple[str, int]]:
+    """Where the real device is documented to talk: its vendor's cloud endpoints in the fingerprint database."""
+    vendor_name = spec.expect.get("vendor")
+    if not vendor_name:
+        return []
+    db = default_db()
+    out = []
+    for name in db.maker_chain(vendor_name):
+        vendor = db.vendor(name)
+        out += [(e.host, e.port or 443) for e in (vendor.cloud_endpoints if vendor else [])]
+    return out
+
+
+def cloud_zone(chosen: list[DeviceSpec]) -> dict[str, str]:
+    """Every cloud host name the devices use -> an address of the lab's cloud namespace."""
+    hosts = sorted({host for spec in chosen for host, _ in cloud_endpoints(spec)})
+    return {host: f"{CLOUD_NET_PREFIX}.{100 + index}" for index, host in enumerate(hosts[:150])}
+
+
 def up(names: list[str] | None = None, prefix: str = DEFAULT_PREFIX, hostile: bool = False,
        devices: list[DeviceSpec] | None = None) -> LabState:
     """Create the lab (replacing one with the same prefix) and start every emulated device."""
@@ -53,15 +77,20 @@ def up(names: list[str] | None = None, prefix: str = DEFAULT_PREFIX, hostile: bo
     netns.delete_lab(prefix)
     netns.create_switch(prefix)
     scanner_ns = f"{prefix}-scan"
+    zone = cloud_zone(chosen)
     try:
         netns.add_host(prefix, 0, netns.Host(scanner_ns, SCANNER_IP, SCANNER_MAC))
-        procs = []
+        procs = [_start_cloud(prefix, zone)]
         for index, spec in enumerate(chosen, start=1):
             ns = f"{prefix}-d{index}"
             netns.add_host(prefix, index, netns.Host(ns, spec.ip, spec.mac))
-            proc = subprocess.Popen(netns.exec_argv(ns, [sys.executable, "-m", "scanner.lab.emulator", spec.file]),
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                    start_new_session=True)
+            netns.add_onlink_route(ns, CLOUD_NETWORK)
+            argv = [sys.executable, "-m", "scanner.lab.emulator", spec.file]
+            talk = [(h, p) for h, p in cloud_endpoints(spec) if h in zone]
+            if talk:
+                argv += ["--dns", DNS_IP] + [a for h, p in talk for a in ("--talk", f"{h}:{p}")]
+            proc = subprocess.Popen(netns.exec_argv(ns, argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, start_new_session=True)
             procs.append((spec, ns, proc))
         for spec, ns, proc in procs:
             _wait_ready(spec, proc)
@@ -69,10 +98,26 @@ def up(names: list[str] | None = None, prefix: str = DEFAULT_PREFIX, hostile: bo
         netns.delete_lab(prefix)
         raise
     state = LabState(prefix, scanner_ns, [{"name": s.name, "ip": s.ip, "mac": s.mac, "ns": ns, "title": s.title}
-                                          for s, ns, _ in procs])
+                                          for s, ns, _ in procs[1:]])
     STATE_DIR.mkdir(parents=True, exist_ok=True)
     _state_file(prefix).write_text(json.dumps(state.to_dict(), indent=2))
     return state
+
+
+def _start_cloud(prefix: str, zone: dict[str, str]) -> tuple[DeviceSpec, str, subprocess.Popen[str]]:
+    ns = f"{prefix}-cloud"
+    netns.add_host(prefix, 250, netns.Host(ns, DNS_IP, CLOUD_MAC))
+    for address in sorted(set(zone.values())):
+        netns.add_address(ns, f"{address}/24")
+    netns.add_onlink_route(ns, LAB_NETWORK)
+    zone_file = STATE_DIR / f"{prefix}-zone.json"
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    zone_file.write_text(json.dumps(zone, indent=2))
+    proc = subprocess.Popen(netns.exec_argv(ns, [sys.executable, "-m", "scanner.lab.cloud", str(zone_file)]),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    spec = DeviceSpec(name="lab-cloud", title="the lab's internet", ip=DNS_IP, mac=CLOUD_MAC, expect={},
+                      sources=[], services=[], file="")
+    return spec, ns, proc
 
 
 def _wait_ready(spec: DeviceSpec, proc: subprocess.Popen[str], timeout: float = 60) -> None:
@@ -92,6 +137,7 @@ def down(prefix: str = DEFAULT_PREFIX) -> list[str]:
     netns.require_root()
     removed = netns.delete_lab(prefix)
     _state_file(prefix).unlink(missing_ok=True)
+    (STATE_DIR / f"{prefix}-zone.json").unlink(missing_ok=True)
     return removed
 
 

@@ -50,9 +50,11 @@ def switch_ns(prefix: str) -> str:
 
 
 def create_switch(prefix: str) -> str:
+    """The lab segment. Its bridge forgets MAC addresses at once (ageing 0), so it floods every
+    frame to every port like a hub: a capture in the scanner namespace sees the devices' traffic."""
     ns = switch_ns(prefix)
     _run("ip", "netns", "add", ns)
-    _run("ip", "-n", ns, "link", "add", "br0", "type", "bridge")
+    _run("ip", "-n", ns, "link", "add", "br0", "type", "bridge", "ageing_time", "0")
     _run("ip", "-n", ns, "link", "set", "br0", "up")
     _run("ip", "-n", ns, "link", "set", "lo", "up")
     return ns
@@ -70,6 +72,11 @@ def add_host(prefix: str, index: int, host: Host) -> None:
     _run("ip", "-n", host.ns, "link", "set", "eth0", "address", host.mac)
     _run("ip", "-n", host.ns, "addr", "add", f"{host.ip}/{host.prefixlen}", "dev", "eth0")
     _run("ip", "-n", host.ns, "link", "set", "eth0", "up")
+
+
+def add_onlink_route(ns: str, cidr: str) -> None:
+    """A route to another documentation range on the same segment (no gateway, nothing beyond it)."""
+    _run("ip", "-n", ns, "route", "add", cidr, "dev", "eth0")
 
 
 def add_address(ns: str, cidr: str) -> None:
