@@ -14,10 +14,12 @@ from ..resources import lab_devices_dir
 from ..yamlfile import load
 
 KINDS = ("http", "https", "rtsp", "banner", "snmp", "ssdp", "silent")
+BEHAVIOURS = ("stall", "drip", "endless", "huge-headers", "malformed")
 DEVICE_KEYS = ("name", "title", "ip", "mac", "expect", "sources", "services", "notes", "hostile", "destinations")
 SERVICE_KEYS = {
     "http": ("kind", "port", "headers", "routes", "default", "notes", "behaviour"),
-    "https": ("kind", "port", "headers", "routes", "default", "cert_subject", "notes", "behaviour"),
+    "https": ("kind", "port", "headers", "routes", "default", "cert_subject", "cert_days", "cert_extra_sans",
+              "notes", "behaviour"),
     "rtsp": ("kind", "port", "server", "public", "describe_status", "www_authenticate", "notes", "behaviour"),
     "banner": ("kind", "port", "banner", "notes", "behaviour"),
     "snmp": ("kind", "port", "community", "sysdescr", "sysobjectid", "sysname", "notes", "behaviour"),
@@ -67,6 +69,7 @@ def load_device(path: Path) -> DeviceSpec:
         if kind is None:
             raise v.fail(svc, None, "service needs a 'kind'")
         v.check_keys(svc, SERVICE_KEYS[kind], f"{kind} service")
+        v.choice(svc, "behaviour", BEHAVIOURS, f"{kind} service")
         svc = dict(svc)
         svc.setdefault("port", DEFAULT_PORTS.get(kind))
         if not isinstance(svc["port"], int):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import ssl
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -39,10 +38,42 @@ async def _read_head(reader: asyncio.StreamReader) -> bytes:
         return exc.partial
 
 
+async def _misbehave(behaviour: str | None, writer: asyncio.StreamWriter, payload: bytes) -> None:
+    """Send ``payload`` the way the device's ``behaviour`` says (hostile lab devices only).
+
+    stall: accept and never answer; drip: one byte a second; endless: headers, then a body that
+    never ends; huge-headers: a megabyte of headers before anything useful.
+    """
+    if behaviour == "stall":
+        await asyncio.sleep(120)
+    elif behaviour == "drip":
+        for index in range(len(payload)):
+            writer.write(payload[index:index + 1])
+            await writer.drain()
+            await asyncio.sleep(1)
+    elif behaviour == "endless":
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n")
+        chunk = b"<p>" + b"A" * 65536 + b"</p>\n"
+        for _ in range(100000):  # ~6 GB: ends only when the client gives up
+            writer.write(chunk)
+            await writer.drain()
+    elif behaviour == "huge-headers":
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        line = b"X-Padding: " + b"B" * 1000 + b"\r\n"
+        for _ in range(1024):
+            writer.write(line)
+            await writer.drain()
+        writer.write(b"\r\n")
+    else:
+        writer.write(payload)
+    await writer.drain()
+
+
 def _http_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
     routes = svc.get("routes") or []
     default = svc.get("default") or {"status": 404, "body": ""}
     base_headers = dict(svc.get("headers") or {})
+    behaviour = svc.get("behaviour")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -70,8 +101,8 @@ def _http_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
             out = [f"HTTP/1.1 {status} {REASONS.get(status, 'Status')}"]
             out += [f"{k}: {v}" for k, v in headers.items()]
             out += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
-            writer.write("\r\n".join(out).encode("latin-1", "replace") + (b"" if method.upper() == "HEAD" else body))
-            await writer.drain()
+            payload = "\r\n".join(out).encode("latin-1", "replace") + (b"" if method.upper() == "HEAD" else body)
+            await _misbehave(behaviour, writer, payload)
         except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -103,8 +134,8 @@ def _rtsp_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
                 else:
                     status = 405
                 reason = REASONS.get(status, "Status")
-                writer.write((f"RTSP/1.0 {status} {reason}\r\n" + "\r\n".join(headers) + "\r\n\r\n").encode("latin-1"))
-                await writer.drain()
+                answer = f"RTSP/1.0 {status} {reason}\r\n" + "\r\n".join(headers) + "\r\n\r\n"
+                await _misbehave(svc.get("behaviour"), writer, answer.encode("latin-1"))
         except (asyncio.TimeoutError, ConnectionError):
             pass
         finally:
@@ -115,11 +146,11 @@ def _rtsp_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
 
 def _banner_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
     banner = _body_bytes(svc.get("banner"))
+    behaviour = svc.get("behaviour")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            writer.write(banner)
-            await writer.drain()
+            await _misbehave(behaviour, writer, banner)
             await asyncio.wait_for(reader.read(1024), timeout=10)
         except (asyncio.TimeoutError, ConnectionError):
             pass
@@ -157,6 +188,9 @@ class _SnmpProtocol(asyncio.DatagramProtocol):
             return
         if msg.pdu_type != snmp.GET_REQUEST or msg.community != str(self.svc.get("community", "public")).encode():
             return  # real agents stay silent on a wrong community
+        if self.svc.get("behaviour") == "malformed":  # hostile: a length field that lies
+            self.transport.sendto(b"\x30\x84\x7f\xff\xff\xff\x02\x01\x01\x04\x06public\xa2", addr)  # type: ignore[attr-defined]
+            return
         binds = [(oid, self.values.get(oid)) for oid, _ in msg.varbinds]
         reply = snmp.Message(msg.version, msg.community, snmp.GET_RESPONSE, msg.request_id, 0, binds)
         self.transport.sendto(snmp.encode(reply), addr)  # type: ignore[attr-defined]
@@ -180,13 +214,37 @@ class _SsdpProtocol(asyncio.DatagramProtocol):
         self.transport.sendto("\r\n".join(lines).encode("latin-1", "replace"), addr)  # type: ignore[attr-defined]
 
 
-def _tls_context(subject: dict[str, str], workdir: Path) -> ssl.SSLContext:
-    subj = "".join(f"/{k}={str(v).replace('/', chr(92) + '/')}" for k, v in subject.items()) or "/CN=device"
-    cert, key = workdir / "cert.pem", workdir / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", "3650", "-subj", subj], check=True, capture_output=True, timeout=60)
+def _tls_context(svc: dict[str, Any], workdir: Path) -> ssl.SSLContext:
+    """A self-signed certificate with the device's documented subject (or a hostile one)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    oids = {"CN": NameOID.COMMON_NAME, "O": NameOID.ORGANIZATION_NAME, "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+            "C": NameOID.COUNTRY_NAME, "L": NameOID.LOCALITY_NAME, "ST": NameOID.STATE_OR_PROVINCE_NAME}
+    subject = svc.get("cert_subject") or {"CN": "device"}
+    name = x509.Name([x509.NameAttribute(oids[k], str(v)) for k, v in subject.items() if k in oids])
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.timezone.utc)
+    days = int(svc.get("cert_days", 3650))
+    start, end = (now - dt.timedelta(days=400), now + dt.timedelta(days=days)) if days > 0 else \
+        (now - dt.timedelta(days=800), now + dt.timedelta(days=days))
+    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+               .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end))
+    extra = int(svc.get("cert_extra_sans", 0))
+    if extra:
+        builder = builder.add_extension(x509.SubjectAlternativeName(
+            [x509.DNSName(f"padding-{i:06d}.example.invalid") for i in range(extra)]), critical=False)
+    cert = builder.sign(key, hashes.SHA256())
+    cert_path, key_path = workdir / "cert.pem", workdir / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
+    ctx.load_cert_chain(cert_path, key_path)
     return ctx
 
 
@@ -238,7 +296,7 @@ async def serve(spec: DeviceSpec, endpoints: list[tuple[str, int]] | None = None
     for svc in spec.services:
         kind, port = svc["kind"], svc["port"]
         if kind in ("http", "https"):
-            ctx = _tls_context(svc.get("cert_subject") or {}, workdir) if kind == "https" else None
+            ctx = _tls_context(svc, workdir) if kind == "https" else None
             await asyncio.start_server(_http_handler(svc), spec.ip, port, ssl=ctx, limit=MAX_HEAD)
         elif kind == "rtsp":
             await asyncio.start_server(_rtsp_handler(svc), spec.ip, port, limit=MAX_HEAD)

@@ -17,7 +17,7 @@ from ..fingerprint_db import FingerprintDB, default_db
 from ..model import Device, Observation, ScanError, ScanResult
 from ..scope import Scope
 from . import protocols
-from .net import ProbeFailed
+from .net import ProbeFailed, ProbeNote
 
 HTTP_PORTS = {80, 81, 82, 88, 8000, 8008, 8080, 8081, 8088, 8888, 8899, 9000}
 HTTPS_PORTS = {443, 4443, 7443, 8443, 9443}
@@ -64,12 +64,18 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
     errors: list[ScanError] = []
     ip = device.ip
 
-    def attempt(what: str, func: Callable[[], list[Observation]]) -> bool:
+    def attempt(what: str, func: Callable[[], list[Observation]], optional: bool = False) -> bool:
+        """Run one probe; False when it failed or the service misbehaves (ask it nothing more)."""
         try:
             obs.extend(func())
             return True
+        except ProbeNote as note:  # an answer, with something odd about it
+            obs.extend(note.observations)
+            errors.append(ScanError("probe", f"{what}: {note}", ip))
+            return not note.stop
         except ProbeFailed as exc:
-            errors.append(ScanError("probe", f"{what}: {exc}", ip))
+            if not (optional and exc.absent):
+                errors.append(ScanError("probe", f"{what}: {exc}", ip))
         except (ValueError, UnicodeError, OSError) as exc:
             errors.append(ScanError("probe", f"{what}: unexpected answer ({type(exc).__name__}: {str(exc)[:120]})", ip))
         return False
@@ -91,30 +97,27 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
             kind = "https" if tls else "http"
             for path in paths[1:]:
                 before = len(errors)
-                attempt(f"{kind} {port} GET {path}", lambda p=path: protocols.http_get(ip, port, p, timeout, tls))
-                if len(errors) > before and "timed out" in errors[-1].message:
+                if not attempt(f"{kind} {port} GET {path}", lambda p=path: protocols.http_get(ip, port, p, timeout, tls)) \
+                        and len(errors) > before and ("timed out" in errors[-1].message or "no answer" in errors[-1].message):
                     break
-            if not tls:
-                before = len(errors)
-                attempt(f"onvif {port}", lambda: protocols.onvif_device_information(ip, port, timeout))
-                del errors[before:]  # most web servers are not ONVIF devices: not an error
+            if not tls:  # most web servers are not ONVIF devices: a plain refusal is no error
+                attempt(f"onvif {port}", lambda: protocols.onvif_device_information(ip, port, timeout), optional=True)
         elif kind == "rtsp":
             attempt(f"rtsp {port} OPTIONS", lambda: protocols.rtsp_options(ip, port, timeout))
         elif kind == "banner":
             field_name = NAME_BANNERS.get((svc.name or "").lower()) or BANNERS[port]
             attempt(f"banner {port}", lambda: protocols.banner(ip, port, timeout, field_name))
-    if options.snmp and ":" not in ip:
-        before = len(errors)
-        attempt("snmp 161", lambda: protocols.snmp_get(ip, min(timeout, 2.0), options.snmp_community))
-        del errors[before:]  # silence is the normal SNMP answer of a device without an agent
+    if options.snmp and ":" not in ip:  # silence is the normal answer of a device without an agent
+        attempt("snmp 161", lambda: protocols.snmp_get(ip, min(timeout, 2.0), options.snmp_community), optional=True)
     if options.ssdp and ":" not in ip:
         try:
             found, location = protocols.ssdp_search(ip, min(timeout, 2.0))
             obs.extend(found)
             if location:
                 attempt("upnp description", lambda: protocols.upnp_description(ip, location, timeout))
-        except ProbeFailed:
-            pass  # no UPnP: normal
+        except ProbeFailed as exc:
+            if not exc.absent:
+                errors.append(ScanError("probe", f"ssdp: {exc}", ip))
     return obs, errors
 
 

@@ -60,7 +60,7 @@ def request(ip: str, port: int, path: str, timeout: float, tls: bool = False, me
         if body is not None:
             lines += [f"Content-Type: {content_type or 'application/octet-stream'}", f"Content-Length: {len(body)}"]
         send(sock, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""), budget)
-        raw = read_until(sock, budget, MAX_RESPONSE)
+        raw = read_until(sock, budget, MAX_RESPONSE, partial_ok=False)
     finally:
         sock.close()
     return parse_response(raw, truncated=len(raw) >= MAX_RESPONSE)

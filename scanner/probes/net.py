@@ -10,8 +10,25 @@ from dataclasses import dataclass
 MAX_READ = 256 * 1024
 
 
+class ProbeNote(Exception):
+    """Not a failure: the probe got its answer, with something odd worth reporting."""
+
+    def __init__(self, message: str, observations: list, stop: bool = False) -> None:  # type: ignore[type-arg]
+        super().__init__(message)
+        self.observations = observations
+        self.stop = stop  # the service misbehaves: do not send it more requests
+
+
 class ProbeFailed(Exception):
-    """A probe could not complete (refused, timed out, over budget); the message says how."""
+    """A probe could not complete (refused, timed out, over budget); the message says how.
+
+    ``absent`` marks the ordinary answer of a device that simply lacks the service (no SNMP
+    agent, not an ONVIF device): not worth an error entry. Anything odd is not absent.
+    """
+
+    def __init__(self, message: str, absent: bool = False) -> None:
+        super().__init__(message)
+        self.absent = absent
 
 
 @dataclass
@@ -57,22 +74,32 @@ def connect(ip: str, port: int, budget: Budget, tls: bool = False,
 
 
 def read_until(sock: socket.socket, budget: Budget, limit: int = MAX_READ, stop: bytes | None = None,
-               idle: float | None = None) -> bytes:
-    """Read until the peer closes, ``stop`` appears, ``limit`` bytes, the deadline, or ``idle`` s of silence."""
+               idle: float | None = None, partial_ok: bool = False) -> bytes:
+    """Read until the peer closes, ``stop`` appears, ``limit`` bytes, the deadline, or ``idle`` s of silence.
+
+    A peer still sending at the deadline (one byte a second, say) is a failure unless
+    ``partial_ok``: the deadline bounds the whole exchange, not the gap between bytes.
+    """
     data = bytearray()
     while len(data) < limit:
         try:
             wait = budget.left()
         except ProbeFailed:
-            if data:
+            if data and partial_ok:
                 break
+            if data:
+                raise ProbeFailed(f"answer still incomplete after {budget.seconds:g} s "
+                                  f"({len(data)} bytes; a device dripping data)") from None
             raise
         sock.settimeout(min(wait, idle) if idle else wait)
         try:
             chunk = sock.recv(min(65536, limit - len(data)))
         except (TimeoutError, socket.timeout):
-            if data or idle:
+            if idle or (data and partial_ok):
                 break
+            if data:
+                raise ProbeFailed(f"answer still incomplete after {budget.seconds:g} s "
+                                  f"({len(data)} bytes; a device dripping data)") from None
             raise ProbeFailed(f"no answer within {budget.seconds:g} s") from None
         except (OSError, ssl.SSLError) as exc:
             if data:

@@ -7,6 +7,7 @@ searches and SNMP GETs with the configured community. Never a login, never a cha
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import socket
@@ -19,9 +20,10 @@ from .. import snmp
 from ..model import Observation
 from ..sanitize import decode_untrusted
 from .http import ONVIF_GET_DEVICE_INFORMATION, ONVIF_PATH, HttpResponse, parse_response, request
-from .net import Budget, ProbeFailed, connect, read_until, send
+from .net import Budget, ProbeFailed, ProbeNote, connect, read_until, send
 
 MAX_KEEP = 16384  # bytes of a response body kept as evidence
+MAX_CERT = 256 * 1024
 MAX_XML = 256 * 1024
 
 
@@ -43,7 +45,18 @@ def http_observations(resp: HttpResponse, port: int, path: str, probe: str) -> l
 def http_get(ip: str, port: int, path: str, timeout: float, tls: bool) -> list[Observation]:
     probe = "https" if tls else "http"
     resp = request(ip, port, path, timeout, tls=tls)
-    return http_observations(resp, port, path, f"{probe}-get")
+    found = http_observations(resp, port, path, f"{probe}-get")
+    if resp.truncated:
+        raise ProbeNote(f"answer larger than {len(resp.body) // 1024} KiB: truncated (an endless body?)", found,
+                        stop=True)
+    location = resp.header("location")
+    if location and 300 <= resp.status < 400:
+        target = re.match(r"^[a-z][a-z0-9+.-]*://\[?([^/:\]]+)", location.strip(), re.IGNORECASE)
+        if target and target.group(1) != ip:
+            raise ProbeNote(f"redirect to {location[:120]!r}, another host: not followed", found)
+        if location.split("?")[0] in (path.split("?")[0], f"http://{ip}{path}", f"http://{ip}:{port}{path}"):
+            raise ProbeNote(f"redirect loop ({path} -> {location[:80]!r}): not followed", found)
+    return found
 
 
 def _local(tag: str) -> str:
@@ -83,7 +96,7 @@ def onvif_device_information(ip: str, port: int, timeout: float) -> list[Observa
     resp = request(ip, port, ONVIF_PATH, timeout, method="POST", body=ONVIF_GET_DEVICE_INFORMATION,
                    content_type='application/soap+xml; charset=utf-8; action="http://www.onvif.org/ver10/device/wsdl/GetDeviceInformation"')
     if resp.status != 200 or not resp.body:
-        raise ProbeFailed(f"ONVIF GetDeviceInformation answered {resp.status}")
+        raise ProbeFailed(f"ONVIF GetDeviceInformation answered {resp.status}", absent=True)
     fields = xml_fields(parse_xml(resp.body), ONVIF_FIELDS)
     return [Observation(k, v, "onvif", port, ONVIF_PATH) for k, v in fields.items()]
 
@@ -97,14 +110,25 @@ def tls_certificate(ip: str, port: int, timeout: float) -> list[Observation]:
         sock.close()
     if not der:
         raise ProbeFailed("no certificate presented")
-    if len(der) > 64 * 1024:
+    if len(der) > MAX_CERT:
         raise ProbeFailed(f"certificate of {len(der)} bytes refused")
     try:
         cert = x509.load_der_x509_certificate(der)
         subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+        not_after = cert.not_valid_after_utc
     except ValueError as exc:
         raise ProbeFailed(f"unreadable certificate: {exc}") from None
-    return [Observation("tls.subject", subject[:1024], "tls", port), Observation("tls.issuer", issuer[:1024], "tls", port)]
+    found = [Observation("tls.subject", subject[:1024], "tls", port), Observation("tls.issuer", issuer[:1024], "tls", port)]
+    notes = []
+    if len(der) > 16 * 1024:
+        notes.append(f"oversized certificate ({len(der)} bytes)")
+    if not_after < dt.datetime.now(dt.timezone.utc):
+        notes.append(f"certificate expired {not_after.date().isoformat()}")
+    if notes and cert.subject == cert.issuer:  # self-signed alone is normal for embedded devices
+        notes.append("self-signed")
+    if notes:
+        raise ProbeNote("; ".join(notes), found)
+    return found
 
 
 def banner(ip: str, port: int, timeout: float, field: str) -> list[Observation]:
@@ -162,9 +186,9 @@ def snmp_get(ip: str, timeout: float, community: str, port: int = 161) -> list[O
                 if msg.request_id == request_id:
                     break
         except (TimeoutError, socket.timeout):
-            raise ProbeFailed(f"no SNMP answer within {timeout:g} s") from None
-        except OSError as exc:
-            raise ProbeFailed(f"SNMP failed: {exc.strerror or exc}") from None
+            raise ProbeFailed(f"no SNMP answer within {timeout:g} s", absent=True) from None
+        except OSError as exc:  # ICMP port unreachable: no agent
+            raise ProbeFailed(f"SNMP failed: {exc.strerror or exc}", absent=True) from None
     out = []
     for oid, value in msg.varbinds:
         if oid == snmp.SYS_DESCR and isinstance(value, bytes) and value:
@@ -188,9 +212,9 @@ def ssdp_search(ip: str, timeout: float, port: int = 1900) -> tuple[list[Observa
                 if addr[0] == ip:
                     break
         except (TimeoutError, socket.timeout):
-            raise ProbeFailed(f"no SSDP answer within {timeout:g} s") from None
+            raise ProbeFailed(f"no SSDP answer within {timeout:g} s", absent=True) from None
         except OSError as exc:
-            raise ProbeFailed(f"SSDP failed: {exc.strerror or exc}") from None
+            raise ProbeFailed(f"SSDP failed: {exc.strerror or exc}", absent=True) from None
     resp = parse_response(data)
     out = []
     server = resp.header("server")
