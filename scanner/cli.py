@@ -30,6 +30,7 @@ from .online import Cache, OnlineLookups, default_cache_path
 from .output import write_atomic
 from .pipeline import ScanRequest, run_scan
 from .policy import load_policy
+from .progress import Progress
 from .resources import recorded_scan_path, sample_configs_dir
 from .report import FORMATS, render
 from .sanitize import terminal_safe
@@ -67,10 +68,11 @@ def cli(debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None, help="Output format (default table).")
 @click.option("--output", "output", metavar="FILE", help="Write the report to FILE instead of stdout.")
 @click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default=None,
-              help="Exit 1 when an unwaived finding has this severity or higher (default high).")
+              help="Exit 1 when an unwaived finding has this severity or higher (default: the policy's fail_on, else high).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
          waivers_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], ports: str | None,
-         offline: bool | None, fmt: str | None, output: str | None, fail_on: str | None) -> None:
+         offline: bool | None, fmt: str | None, output: str | None, fail_on: str | None, quiet: bool) -> None:
     """Scan TARGETS (IP addresses or CIDR networks) and/or import nmap XML, then judge by a policy."""
     cfg = load_config(config_path) if config_path else ScanConfig()
     target_strings = list(targets) or cfg.targets
@@ -84,6 +86,7 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
         timing=cfg.timing,
         offline=cfg.offline if offline is None else offline,
         snmp_community=cfg.snmp_community,
+        progress=None if quiet else Progress(),
     )
     if not request.targets and not request.nmap_xml:
         raise click.UsageError("nothing to scan: give TARGETS, --nmap-xml FILE or a --config with targets")

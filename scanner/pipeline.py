@@ -20,6 +20,7 @@ from .model import ScanInfo, ScanResult
 from .policy import Policy
 from .online import OnlineLookups
 from .probes import ProbeOptions, probe
+from .progress import Progress
 from .resolve import resolve
 from .scope import Network, Scope
 from .waivers import Waiver
@@ -38,6 +39,7 @@ class ScanRequest:
     offline: bool = True
     online: OnlineLookups | None = None
     snmp_community: str = "public"
+    progress: Progress | None = None
 
 
 def now_iso() -> str:
@@ -81,15 +83,24 @@ def run_scan(request: ScanRequest) -> ScanResult:
         result.scan.inputs.extend(inputs)
     result.scan.inputs.extend({"kind": "flows", "path": p} for p in request.flows)
     if request.targets:
+        if request.progress:
+            request.progress.update(discovering=", ".join(map(str, request.targets)))
         devices, errors, version = scan_live(request.targets, request.scope, request.ports, request.timing)
         result.devices = merge_devices(result.devices, devices)
         result.errors.extend(errors)
         result.scan.nmap_version = version or None
         result.scan.inputs.append({"kind": "nmap-live", "targets": ", ".join(map(str, request.targets))})
-        probe(result, request.scope, ProbeOptions(timing=request.timing, snmp_community=request.snmp_community))
+        if request.progress:
+            request.progress.update(hosts_found=len(result.devices))
+        probe(result, request.scope, ProbeOptions(timing=request.timing, snmp_community=request.snmp_community),
+              progress=request.progress)
     identify(result)
+    if request.progress:
+        request.progress.update(identified=sum(1 for d in result.devices if d.vendor))
     resolve(result, flow_summary(request), None if request.offline else request.online)
     if request.policy is not None:
         evaluate(result, request.policy, request.waivers)
     result.scan.finished_at = now_iso()
+    if request.progress:
+        request.progress.done()
     return result

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from ..config import Timing
 from ..fingerprint_db import FingerprintDB, default_db
 from ..model import Device, Observation, ScanError, ScanResult
+from ..progress import Progress
 from ..scope import Scope
 from . import protocols
 from .net import ProbeFailed, ProbeNote
@@ -122,7 +123,7 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
 
 
 def probe(result: ScanResult, scope: Scope, options: ProbeOptions | None = None,
-          db: FingerprintDB | None = None) -> ScanResult:
+          db: FingerprintDB | None = None, progress: Progress | None = None) -> ScanResult:
     """Run the identification probes against every device inside ``scope``."""
     options = options or ProbeOptions()
     paths = http_paths(db or default_db())
@@ -134,8 +135,18 @@ def probe(result: ScanResult, scope: Scope, options: ProbeOptions | None = None,
         return result
     started = time.monotonic()
     workers = max(1, min(options.timing.probe_workers, len(targets)))
+    done = 0
+
+    def run(device: Device) -> tuple[list[Observation], list[ScanError]]:
+        nonlocal done
+        outcome = probe_device(device, options, paths)
+        done += 1
+        if progress:
+            progress.update(probed=f"{done}/{len(targets)}")
+        return outcome
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        outcomes = list(pool.map(lambda d: probe_device(d, options, paths), targets))
+        outcomes = list(pool.map(run, targets))
     for device, (obs, errors) in zip(targets, outcomes):
         known = {(o.field, o.value, o.port, o.path) for o in device.observations}
         device.observations.extend(o for o in obs if (o.field, o.value, o.port, o.path) not in known)
