@@ -83,9 +83,9 @@ def main() -> None:
             rows.append((f"  {label} XML -> cityscan identify", elapsed, *score(via)))
     finally:
         lab.down(PREFIX)
-    print(f"{'tool':44} {'wall s':>8} {'vendor ok':>10} {'vendor+model ok':>16}")
+    print(f"{'tool':52} {'wall s':>8} {'vendor ok':>10} {'vendor+model ok':>16}")
     for label, elapsed, vendor, model, total in rows:
-        print(f"{label:44} {elapsed:8.1f} {vendor:>6}/{total:<3} {model:>12}/{total:<3}")
+        print(f"{label:52} {elapsed:8.1f} {vendor:>6}/{total:<3} {model:>12}/{total:<3}")
 
 
 if __name__ == "__main__":

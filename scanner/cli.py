@@ -32,7 +32,7 @@ from .pipeline import ScanRequest, run_scan
 from .policy import load_policy
 from .progress import Progress
 from .resources import recorded_scan_path, sample_configs_dir
-from .report import FORMATS, render
+from .report import EXTENSIONS, FORMATS, RenderOptions, render
 from .sanitize import terminal_safe
 from .scope import Scope, parse_network
 from .waivers import load_waivers
@@ -65,14 +65,20 @@ def cli(debug: bool) -> None:
 @click.option("--ports", metavar="LIST", help="Ports to scan, e.g. 80,443,554,8000-8100.")
 @click.option("--offline/--online", "offline", default=None,
               help="--offline (default): no DNS, RDAP or web look-ups at all.")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None, help="Output format (default table).")
-@click.option("--output", "output", metavar="FILE", help="Write the report to FILE instead of stdout.")
+@click.option("--format", "fmts", type=click.Choice(sorted(FORMATS)), multiple=True,
+              help="Report format (repeatable; default table).")
+@click.option("--output", "outputs", metavar="FILE", multiple=True,
+              help="Write the report to FILE (repeatable: the n-th --output takes the n-th --format).")
+@click.option("--output-dir", "output_dir", metavar="DIR", help="Write every --format to DIR/cityscan-report.EXT.")
+@click.option("--csv-kind", type=click.Choice(["findings", "devices", "destinations"]), default="findings",
+              show_default=True, help="What the csv format lists.")
 @click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default=None,
               help="Exit 1 when an unwaived finding has this severity or higher (default: the policy's fail_on, else high).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
          waivers_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], ports: str | None,
-         offline: bool | None, fmt: str | None, output: str | None, fail_on: str | None, quiet: bool) -> None:
+         offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
+         csv_kind: str, fail_on: str | None, quiet: bool) -> None:
     """Scan TARGETS (IP addresses or CIDR networks) and/or import nmap XML, then judge by a policy."""
     cfg = load_config(config_path) if config_path else ScanConfig()
     target_strings = list(targets) or cfg.targets
@@ -96,12 +102,13 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
     request.policy = load_policy(policy_ref) if policy_ref else None
     waivers_ref = waivers_path or cfg.waivers
     request.waivers = load_waivers(waivers_ref) if waivers_ref else []
-    fmt = fmt or (cfg.outputs[0].format if cfg.outputs else "table")
-    output = output or (cfg.outputs[0].path if cfg.outputs else None)
-    _check_output(output)
-    result = run_scan(request)
-    _emit(result, fmt, output)
     threshold = fail_on or cfg.fail_on or (request.policy.fail_on if request.policy else None) or "high"
+    if fmts or outputs or output_dir:
+        targets_out = plan_outputs(fmts, outputs, output_dir)
+    else:
+        targets_out = [(o.format, o.path) for o in cfg.outputs] or [("table", None)]
+    result = run_scan(request)
+    _emit(result, targets_out, RenderOptions(fail_on=threshold, csv_kind=csv_kind))
     sys.exit(EXIT_FINDINGS if gate(result, threshold) else EXIT_OK)
 
 
@@ -109,12 +116,15 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
 @click.argument("scan_file", metavar="SCAN.json")
 @click.option("--policy", "policy_path", metavar="FILE", help="Re-evaluate under this policy.")
 @click.option("--waivers", "waivers_path", metavar="FILE", help="Waivers file (YAML).")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default="table", show_default=True)
-@click.option("--output", "output", metavar="FILE")
+@click.option("--format", "fmts", type=click.Choice(sorted(FORMATS)), multiple=True, help="Report format (repeatable).")
+@click.option("--output", "outputs", metavar="FILE", multiple=True, help="Output file (repeatable, one per --format).")
+@click.option("--output-dir", "output_dir", metavar="DIR", help="Write every --format to DIR/cityscan-report.EXT.")
+@click.option("--csv-kind", type=click.Choice(["findings", "devices", "destinations"]), default="findings",
+              show_default=True)
 @click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default=None,
               help="Exit 1 when an unwaived finding has this severity or higher (default: the policy's, else high).")
-def report(scan_file: str, policy_path: str | None, waivers_path: str | None, fmt: str, output: str | None,
-           fail_on: str) -> None:
+def report(scan_file: str, policy_path: str | None, waivers_path: str | None, fmts: tuple[str, ...],
+           outputs: tuple[str, ...], output_dir: str | None, csv_kind: str, fail_on: str | None) -> None:
     """Render a stored JSON result, optionally re-judged under another policy, without rescanning."""
     result = load_result(scan_file)
     policy = None
@@ -127,9 +137,9 @@ def report(scan_file: str, policy_path: str | None, waivers_path: str | None, fm
                 raise InputError("the stored scan names no policy; give --policy", scan_file)
             policy = load_policy(stored[0])
         evaluate(result, policy, waivers)
-    _check_output(output)
-    _emit(result, fmt, output)
     threshold = fail_on or (policy.fail_on if policy_path and policy else None) or "high"
+    targets_out = plan_outputs(fmts or ("table",), outputs, output_dir)
+    _emit(result, targets_out, RenderOptions(fail_on=threshold, csv_kind=csv_kind))
     sys.exit(EXIT_FINDINGS if gate(result, threshold) else EXIT_OK)
 
 
@@ -269,8 +279,7 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
         replay = True
     if replay:
         result = evaluate(identify(load_result(str(recorded_scan_path()))), load_policy(policy_ref))
-        _check_output(output)
-        _emit(result, fmt, output)
+        _emit(result, plan_outputs((fmt,), (output,) if output else (), None), RenderOptions())
         sys.exit(EXIT_OK)
     state = lab_mod.up()
     click.echo(f"cityscan demo: lab up with {len(state.devices)} emulated devices; scanning from namespace "
@@ -321,18 +330,38 @@ def load_result(path: str) -> ScanResult:
         raise InputError(f"malformed cityscan JSON result: {exc}", path) from None
 
 
-def _check_output(output: str | None) -> None:
-    if output and not Path(output).resolve().parent.is_dir():
-        raise InputError("output directory does not exist", output)
+def plan_outputs(fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None) -> list[tuple[str, str | None]]:
+    """Pair formats with files: the n-th --output takes the n-th --format; the rest go to stdout (one at most).
+
+    Checked before the scan, so a typo in an output path costs no scan time.
+    """
+    fmts = fmts or ("table",)
+    if output_dir:
+        if outputs:
+            raise click.UsageError("give --output or --output-dir, not both")
+        if not Path(output_dir).is_dir():
+            raise InputError("output directory does not exist", output_dir)
+        return [(f, str(Path(output_dir) / f"cityscan-report.{EXTENSIONS.get(f, f)}")) for f in dict.fromkeys(fmts)]
+    if len(outputs) > len(fmts):
+        raise click.UsageError("more --output files than --format options")
+    plan: list[tuple[str, str | None]] = [(f, outputs[i] if i < len(outputs) else None) for i, f in enumerate(fmts)]
+    if sum(1 for _, path in plan if path is None) > 1:
+        raise click.UsageError("only one --format can go to stdout; give an --output for the others")
+    for _, path in plan:
+        if path and not Path(path).resolve().parent.is_dir():
+            raise InputError("output directory does not exist", path)
+    return plan
 
 
-def _emit(result: ScanResult, fmt: str, output: str | None) -> None:
-    text = render(result, fmt)
-    if output:
-        write_atomic(output, text)
-        click.echo(_summary(result, output), err=True)
-    else:
-        click.echo(text, nl=False)
+def _emit(result: ScanResult, plan: list[tuple[str, str | None]], options: RenderOptions) -> None:
+    """Render every format first, then write: a failing renderer leaves no partial set of files."""
+    rendered = [(fmt, path, render(result, fmt, options)) for fmt, path in plan]
+    for fmt, path, text in rendered:
+        if path:
+            write_atomic(path, text)
+            click.echo(_summary(result, path), err=True)
+        else:
+            click.echo(text, nl=False)
 
 
 def _summary(result: ScanResult, output: str) -> str:

@@ -204,3 +204,15 @@ def test_live_scan_of_loopback(cli, tmp_path: Path) -> None:  # type: ignore[no-
         assert any(o["field"] == "http.server" and "SimpleHTTP" in o["value"] for o in dev["observations"])
     finally:
         server.shutdown()
+
+
+def test_several_formats_in_one_run(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = cli("scan", "--nmap-xml", LAB_XML, "--policy", BASELINE, "--format", "json", "--output",
+              str(tmp_path / "a.json"), "--format", "table", "--fail-on", "none")
+    assert run.code == 0 and "Summary:" in run.out and json.loads((tmp_path / "a.json").read_text())["devices"]
+    run = cli("scan", "--nmap-xml", LAB_XML, "--format", "json", "--format", "table", "--output-dir", str(tmp_path))
+    assert run.code == 0 and (tmp_path / "cityscan-report.json").is_file() and (tmp_path / "cityscan-report.txt").is_file()
+    run = cli("scan", "--nmap-xml", LAB_XML, "--format", "json", "--format", "table")
+    assert run.code == 2 and "only one --format can go to stdout" in one_line(run)
+    run = cli("scan", "--nmap-xml", LAB_XML, "--output", str(tmp_path / "missing" / "x.json"))
+    assert run.code == 2 and "output directory does not exist" in one_line(run)

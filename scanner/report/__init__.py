@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..model import ScanResult
 from . import json_report, table
 
-Renderer = Callable[[ScanResult], str]
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What some formats need beyond the result: the CI gate and the CSV table to write."""
+
+    fail_on: str = "high"
+    csv_kind: str = "findings"
+
+
+Renderer = Callable[[ScanResult, RenderOptions], str]
 
 FORMATS: dict[str, Renderer] = {
-    "table": table.render,
-    "json": json_report.render,
+    "table": lambda result, _: table.render(result),
+    "json": lambda result, _: json_report.render(result),
 }
+EXTENSIONS = {"table": "txt", "json": "json", "csv": "csv", "sarif": "sarif", "junit": "xml", "html": "html",
+              "markdown": "md"}
 
 
-def render(result: ScanResult, fmt: str) -> str:
-    return FORMATS[fmt](result)
+def render(result: ScanResult, fmt: str, options: RenderOptions | None = None) -> str:
+    return FORMATS[fmt](result, options or RenderOptions())
