@@ -31,6 +31,7 @@ from .output import write_atomic
 from .pipeline import ScanRequest, run_scan
 from .policy import load_policy
 from .progress import Progress
+from .resolve import resolve
 from .resources import recorded_scan_path, sample_configs_dir
 from .report import EXTENSIONS, FORMATS, RenderOptions, render
 from .sanitize import terminal_safe
@@ -278,7 +279,7 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
                    err=True)
         replay = True
     if replay:
-        result = evaluate(identify(load_result(str(recorded_scan_path()))), load_policy(policy_ref))
+        result = evaluate(resolve(identify(load_result(str(recorded_scan_path())))), load_policy(policy_ref))
         _emit(result, plan_outputs((fmt,), (output,) if output else (), None), RenderOptions())
         sys.exit(EXIT_OK)
     state = lab_mod.up()

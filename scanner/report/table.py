@@ -13,6 +13,8 @@ from tabulate import tabulate
 from ..model import SEVERITIES, ScanResult
 from ..sanitize import terminal_safe as safe
 
+MAX_DEST_ROWS = 60
+
 
 def _services(ports: list[str], limit: int = 6) -> str:
     return ", ".join(ports[:limit]) + (f" +{len(ports) - limit}" if len(ports) > limit else "")
@@ -37,14 +39,21 @@ def render(result: ScanResult) -> str:
                if rows else "  none found")
     if result.destinations:
         out.append("")
-        by_country: Counter[str] = Counter(d.country or "unknown" for d in result.destinations)
-        drows = []
-        for country, count in by_country.most_common():
-            companies = sorted({d.parent_company or d.company or "unknown"
-                                for d in result.destinations if (d.country or "unknown") == country})
-            drows.append([safe(country), count, safe(", ".join(companies), 80)])
         out.append(f"Destinations ({len(result.destinations)})")
-        out.append(tabulate(drows, headers=["Country", "Destinations", "Companies"]))
+        drows = []
+        for d in result.destinations[:MAX_DEST_ROWS]:
+            where = (d.host or d.ip or "?") + (f":{d.port}" if d.port else "")
+            owner = d.company or "unknown"
+            if d.parent_company and d.parent_company != d.company:
+                owner += f" (parent: {d.parent_company})"
+            drows.append([safe(d.device_ip), safe(where, 50), safe(owner, 70), safe(d.country or "-"),
+                          safe(", ".join(d.jurisdictions) or "-"), safe(", ".join(d.sources), 40)])
+        out.append(tabulate(drows, headers=["Device", "Destination", "Company", "Location", "Law reaches from",
+                                            "Sources"]))
+        if len(result.destinations) > MAX_DEST_ROWS:
+            out.append(f"  ... {len(result.destinations) - MAX_DEST_ROWS} more in the JSON output")
+        by_country: Counter[str] = Counter(c for d in result.destinations for c in (d.jurisdictions or ["unknown"]))
+        out.append("Jurisdictions: " + ", ".join(f"{safe(c)} {n}" for c, n in by_country.most_common()))
     out.append("")
     frows = []
     for f in result.findings:
