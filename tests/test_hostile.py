@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -38,7 +39,7 @@ def hostile_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dic
         pytest.skip(reason)
     from scanner.lab import lab
 
-    prefix = "csh"
+    prefix = f"csh{os.getpid() % 1000}"  # unique: two test runs must not share a lab
     state = lab.up(prefix=prefix, hostile=True)
     out = tmp_path_factory.mktemp("hostile") / "scan.json"
     try:
