@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .fingerprint_db import FingerprintDB, default_db
 from .jurisdiction import load_jurisdiction
-from .model import ScanResult, severity_rank
+from .model import Finding, ScanResult, severity_rank
 from .policy import Policy
 from .rules import Context
 from .waivers import Waiver, apply_waivers
@@ -14,7 +14,7 @@ def evaluate(result: ScanResult, policy: Policy, waivers: list[Waiver] | None = 
              db: FingerprintDB | None = None) -> ScanResult:
     """Replace the result's findings with those of ``policy`` (so a stored scan can be re-judged)."""
     ctx = Context(db=db or default_db(), law=load_jurisdiction())
-    findings = []
+    findings: list[Finding] = []
     for cfg in policy.enabled_rules():
         findings.extend(cfg.spec.evaluate(result, cfg, ctx))
     findings.sort(key=lambda f: (-severity_rank(f.severity), f.rule, _ip_sort(f.device_ip), f.message))

@@ -35,7 +35,7 @@ class Jurisdiction:
     summaries: dict[str, str] = field(default_factory=dict)
 
     def in_eea(self, country: str | None) -> bool:
-        return bool(country) and country.upper() in self.eea
+        return country is not None and country.upper() in self.eea
 
     def adequate(self, country: str | None, full_only: bool = False) -> bool:
         """An adequacy decision covers ``country``. With ``full_only``, decisions that cover only

@@ -71,7 +71,9 @@ def destinations_from_fingerprints(result: ScanResult, db: FingerprintDB) -> lis
             continue
         for name in db.maker_chain(device.vendor):
             vendor = db.vendor(name)
-            for endpoint in vendor.cloud_endpoints if vendor else ():
+            if vendor is None:
+                continue
+            for endpoint in vendor.cloud_endpoints:
                 out.append(Destination(
                     device_ip=device.ip, host=endpoint.host, port=endpoint.port, sources=["fingerprint"],
                     evidence=[Evidence("fingerprint", f"{name} devices use {endpoint.host} ({endpoint.purpose}); "

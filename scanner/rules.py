@@ -112,7 +112,7 @@ def banned_vendor(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iterable
             chain = chain[:1]
         hit = next((name for name in chain if _fold(name) in banned), None)
         if hit:
-            via = "" if hit == device.vendor else f" ({device.vendor} is {_relation(ctx.db, device.vendor)} {hit})"
+            via = "" if hit == device.vendor else f" ({device.vendor} is {_relation(ctx.db, hit, device.vendor)} {hit})"
             yield finding(cfg, device, f"{_label(device)} at {device.ip} is made by {hit}{via}, "
                                        f"a vendor this policy bans", _identity_evidence(device))
             continue
@@ -131,8 +131,11 @@ def banned_vendor(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iterable
                           [Evidence("ieee-oui", f"MAC {device.mac} OUI registered to {org!r}")])
 
 
-def _relation(db: FingerprintDB, name: str) -> str:
+def _relation(db: FingerprintDB, maker: str, name: str | None) -> str:
+    """How ``name`` relates to ``maker`` (its direct link; a longer chain is 'related to')."""
     vendor = db.vendor(name)
+    if vendor and maker not in (vendor.oem_of, vendor.subsidiary_of):
+        return "related to"
     if vendor and vendor.oem_of:
         return "an OEM brand of"
     if vendor and vendor.subsidiary_of:
@@ -258,7 +261,7 @@ def cleartext_management(result: ScanResult, cfg: RuleConfig, ctx: Context) -> I
         for svc in device.services:
             kind = _cleartext_kind(svc.name, svc.port) or (
                 "http" if any(o.port == svc.port and o.probe == "http-get" for o in device.observations) else None)
-            if kind not in wanted:
+            if kind is None or kind not in wanted:
                 continue
             seen = [o for o in device.observations if o.port == svc.port and o.probe in CLEARTEXT_PROBES[kind]]
             if not seen and svc.method != "probed":

@@ -41,18 +41,18 @@ def render(result: ScanResult) -> str:
         out.append("")
         out.append(f"Destinations ({len(result.destinations)})")
         drows = []
-        for d in result.destinations[:MAX_DEST_ROWS]:
-            where = (d.host or d.ip or "?") + (f":{d.port}" if d.port else "")
-            owner = d.company or "unknown"
-            if d.parent_company and d.parent_company != d.company:
-                owner += f" (parent: {d.parent_company})"
-            drows.append([safe(d.device_ip), safe(where, 50), safe(owner, 70), safe(d.country or "-"),
-                          safe(", ".join(d.jurisdictions) or "-"), safe(", ".join(d.sources), 40)])
+        for dest in result.destinations[:MAX_DEST_ROWS]:
+            where = (dest.host or dest.ip or "?") + (f":{dest.port}" if dest.port else "")
+            owner = dest.company or "unknown"
+            if dest.parent_company and dest.parent_company != dest.company:
+                owner += f" (parent: {dest.parent_company})"
+            drows.append([safe(dest.device_ip), safe(where, 50), safe(owner, 70), safe(dest.country or "-"),
+                          safe(", ".join(dest.jurisdictions) or "-"), safe(", ".join(dest.sources), 40)])
         out.append(tabulate(drows, headers=["Device", "Destination", "Company", "Location", "Law reaches from",
                                             "Sources"]))
         if len(result.destinations) > MAX_DEST_ROWS:
             out.append(f"  ... {len(result.destinations) - MAX_DEST_ROWS} more in the JSON output")
-        by_country: Counter[str] = Counter(c for d in result.destinations for c in (d.jurisdictions or ["unknown"]))
+        by_country: Counter[str] = Counter(c for dest in result.destinations for c in (dest.jurisdictions or ["unknown"]))
         out.append("Jurisdictions: " + ", ".join(f"{safe(c)} {n}" for c, n in by_country.most_common()))
     out.append("")
     frows = []
