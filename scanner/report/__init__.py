@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..model import ScanResult
-from . import json_report, table
+from . import csv_report, html_report, json_report, junit, markdown_report, sarif, table
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,11 @@ Renderer = Callable[[ScanResult, RenderOptions], str]
 FORMATS: dict[str, Renderer] = {
     "table": lambda result, _: table.render(result),
     "json": lambda result, _: json_report.render(result),
+    "csv": lambda result, options: csv_report.render_kind(result, options.csv_kind),
+    "sarif": lambda result, _: sarif.render(result),
+    "junit": lambda result, options: junit.render_junit(result, fail_on=options.fail_on),
+    "markdown": lambda result, _: markdown_report.render(result),
+    "html": lambda result, _: html_report.render(result),
 }
 EXTENSIONS = {"table": "txt", "json": "json", "csv": "csv", "sarif": "sarif", "junit": "xml", "html": "html",
               "markdown": "md"}
