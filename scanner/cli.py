@@ -6,8 +6,10 @@ bad input; 3 the scan could not run. Errors are one line on stderr; ``--debug`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -19,10 +21,13 @@ from tabulate import tabulate
 from . import __version__
 from .config import FAIL_ON, ScanConfig, load_config
 from .errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CityscanError, InputError
+from .diff import DIFF_FORMATS, diff, has_new_at_or_above, render_diff
 from .evaluate import evaluate, gate
 from .fingerprint_check import check_db
 from .fingerprint_db import load_db
+from .flows import FORMATS as FLOW_FORMATS
 from .identify import identify, identify_device
+from .interrupt import ScanInterrupted, interruptible
 from .lab import lab as lab_mod
 from .lab.devices import load_devices
 from .model import ScanResult
@@ -36,9 +41,11 @@ from .resources import recorded_scan_path, sample_configs_dir
 from .report import EXTENSIONS, FORMATS, RenderOptions, render
 from .sanitize import terminal_safe
 from .scope import Scope, parse_network
+from .store import Store
 from .waivers import load_waivers
 
 MAX_RESULT_BYTES = 512 * 1024 * 1024
+DEMO_CAPTURE_SECONDS = 15
 
 
 class _State:
@@ -62,7 +69,14 @@ def cli(debug: bool) -> None:
 @click.option("--policy", "policy_path", metavar="FILE", help="Policy file or built-in policy name.")
 @click.option("--waivers", "waivers_path", metavar="FILE", help="Waivers file (YAML).")
 @click.option("--nmap-xml", "nmap_xml", multiple=True, metavar="FILE", help="Import nmap XML output (repeatable).")
-@click.option("--flows", "flows", multiple=True, metavar="FILE", help="Traffic observations (repeatable).")
+@click.option("--flows", "flows", multiple=True, metavar="FILE",
+              help="Traffic records: Zeek conn/dns log, flow CSV or pcap (repeatable; format sniffed).")
+@click.option("--flows-format", type=click.Choice(["auto", *FLOW_FORMATS]), default="auto", show_default=True,
+              help="Format of every --flows file, when sniffing is not wanted.")
+@click.option("--capture", "capture_iface", metavar="IFACE",
+              help="Capture traffic on IFACE while the scan runs (root, tcpdump) and map where devices talk to.")
+@click.option("--capture-seconds", type=click.IntRange(1, 86400), default=30, show_default=True,
+              help="How long --capture listens; the scan waits for it.")
 @click.option("--ports", metavar="LIST", help="Ports to scan, e.g. 80,443,554,8000-8100.")
 @click.option("--offline/--online", "offline", default=None,
               help="--offline (default): no DNS, RDAP or web look-ups at all.")
@@ -75,11 +89,18 @@ def cli(debug: bool) -> None:
               show_default=True, help="What the csv format lists.")
 @click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default=None,
               help="Exit 1 when an unwaived finding has this severity or higher (default: the policy's fail_on, else high).")
+@click.option("--store", "store_path", metavar="FILE", envvar="CITYSCAN_STORE",
+              help="Scan history (SQLite) to save the result in [default: $CITYSCAN_STORE, else "
+                   "~/.local/share/cityscan/scans.db].")
+@click.option("--no-store", is_flag=True, help="Do not save this scan in the history.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@click.option("--verbose", "-v", is_flag=True, help="Progress as one line per step on stderr (for logs).")
 def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
-         waivers_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], ports: str | None,
+         waivers_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], flows_format: str,
+         capture_iface: str | None, capture_seconds: int, ports: str | None,
          offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
-         csv_kind: str, fail_on: str | None, quiet: bool) -> None:
+         csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, quiet: bool,
+         verbose: bool) -> None:
     """Scan TARGETS (IP addresses or CIDR networks) and/or import nmap XML, then judge by a policy."""
     cfg = load_config(config_path) if config_path else ScanConfig()
     target_strings = list(targets) or cfg.targets
@@ -89,11 +110,14 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
         scope=Scope.build(list(scope) or cfg.scope, nets),
         nmap_xml=list(nmap_xml) or cfg.nmap_xml,
         flows=list(flows) or cfg.flows,
+        flows_format=None if flows_format == "auto" else flows_format,
+        capture_iface=capture_iface,
+        capture_seconds=capture_seconds,
         ports=ports or cfg.ports,
         timing=cfg.timing,
         offline=cfg.offline if offline is None else offline,
         snmp_community=cfg.snmp_community,
-        progress=None if quiet else Progress(),
+        progress=None if quiet else Progress(plain=verbose),
     )
     if not request.targets and not request.nmap_xml:
         raise click.UsageError("nothing to scan: give TARGETS, --nmap-xml FILE or a --config with targets")
@@ -108,9 +132,84 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
         targets_out = plan_outputs(fmts, outputs, output_dir)
     else:
         targets_out = [(o.format, o.path) for o in cfg.outputs] or [("table", None)]
-    result = run_scan(request)
-    _emit(result, targets_out, RenderOptions(fail_on=threshold, csv_kind=csv_kind))
+    options = RenderOptions(fail_on=threshold, csv_kind=csv_kind)
+    # The store is opened (and locked) before the scan: a busy or broken store costs no scan time.
+    with Store(store_path) if not no_store else contextlib.nullcontext() as store, interruptible() as stop:
+        try:
+            result = run_scan(request)
+        except ScanInterrupted as exc:
+            if exc.result is not None:
+                with stop.deferred():
+                    _keep(exc.result, store, targets_out, options)
+            raise
+        with stop.deferred():  # a signal now would only tear the save or a report in half
+            _keep(result, store, targets_out, options)
     sys.exit(EXIT_FINDINGS if gate(result, threshold) else EXIT_OK)
+
+
+def _keep(result: ScanResult, store: Store | None, plan: list[tuple[str, str | None]], options: RenderOptions) -> None:
+    """Save to the history, then write the reports: a partial result is kept the same way."""
+    if store is not None:
+        scan_id = store.save(result)
+        if result.scan.partial:  # a complete scan is saved silently; `cityscan history` lists it
+            click.echo(f"cityscan: partial scan {scan_id} saved in {store.path}", err=True)
+    _emit(result, plan, options)
+
+
+@cli.command()
+@click.option("--store", "store_path", metavar="FILE", envvar="CITYSCAN_STORE", help="Scan history (SQLite).")
+@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Newest N scans.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def history(store_path: str | None, limit: int, fmt: str) -> None:
+    """List stored scans, newest first."""
+    with Store(store_path, readonly=True) as store:
+        scans = store.list(limit=limit)
+    if fmt == "json":
+        click.echo(json.dumps([s.to_dict() for s in scans], indent=2))
+        return
+    rows = [[s.id, s.started_at, terminal_safe(s.targets_key, 60), terminal_safe(s.policy_name or "-", 30),
+             s.devices, s.destinations, " ".join(f"{k}:{v}" for k, v in s.open_findings.items() if v) or "-",
+             s.waived_findings, "partial" if s.partial else "complete"] for s in scans]
+    click.echo(tabulate(rows, headers=["ID", "Started", "Targets", "Policy", "Devices", "Dest.", "Open findings",
+                                       "Waived", "State"]))
+
+
+@cli.command("diff")
+@click.argument("old", required=False, metavar="[OLD]")
+@click.argument("new", required=False, metavar="[NEW]")
+@click.option("--store", "store_path", metavar="FILE", envvar="CITYSCAN_STORE", help="Scan history (SQLite).")
+@click.option("--format", "fmt", type=click.Choice(DIFF_FORMATS), default="table", show_default=True)
+@click.option("--output", metavar="FILE", help="Write the diff to FILE instead of stdout.")
+@click.option("--fail-on-new", type=click.Choice(FAIL_ON), default="none", show_default=True,
+              help="Exit 1 when a finding at or above this severity is newly open.")
+@click.option("--include-partial", is_flag=True, help="Let interrupted (partial) scans be picked by default.")
+def diff_cmd(old: str | None, new: str | None, store_path: str | None, fmt: str, output: str | None,
+             fail_on_new: str, include_partial: bool) -> None:
+    """What changed between two scans: OLD and NEW are stored scan ids or JSON result files.
+
+    Without them: the last two complete scans of the newest scan's targets."""
+    if new is None and old is not None:
+        raise click.UsageError("give both OLD and NEW, or neither")
+    if output and not Path(output).resolve().parent.is_dir():
+        raise InputError("output directory does not exist", output)
+    needs_store = old is None or any(ref.isdigit() for ref in (old, new) if ref)
+    with Store(store_path, readonly=True) if needs_store else contextlib.nullcontext() as store:
+        if old is None or new is None:
+            pair = store.last_two(include_partial=include_partial)
+            if pair is None:
+                raise InputError("fewer than two complete scans of the same targets in this store"
+                                 + ("" if include_partial else " (partial scans are left out; --include-partial)"),
+                                 str(store.path))
+            old, new = str(pair[0].id), str(pair[1].id)
+        before, after = (store.load(int(ref)) if ref.isdigit() else load_result(ref) for ref in (old, new))
+    changes = diff(before, after)
+    text = render_diff(changes, fmt)
+    if output:
+        write_atomic(output, text)
+        click.echo(f"cityscan: diff written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    sys.exit(EXIT_FINDINGS if has_new_at_or_above(changes, fail_on_new) else EXIT_OK)
 
 
 @cli.command()
@@ -288,7 +387,9 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
     try:
         argv = [sys.executable, "-m", "scanner.cli", "scan", lab_mod.LAB_NETWORK, "--config",
                 str(sample_configs_dir() / "scan-lab.yaml"), "--policy", policy_ref, "--format", fmt,
-                "--fail-on", "none"]
+                "--fail-on", "none", "--no-store"]
+        if shutil.which("tcpdump"):  # the devices call their clouds every 10 s: listen for it
+            argv += ["--capture", "eth0", "--capture-seconds", str(DEMO_CAPTURE_SECONDS)]
         if output:
             argv += ["--output", str(Path(output).resolve())]
         code = lab_mod.exec_in_scanner(argv)
@@ -387,6 +488,10 @@ def main(argv: list[str] | None = None) -> Any:
         if _State.debug:
             traceback.print_exc()
         click.echo(f"cityscan: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except ScanInterrupted as exc:
+        kept = " (what was collected is saved, marked partial)" if exc.result is not None else ""
+        click.echo(f"cityscan: {exc}{kept}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("cityscan: interrupted", err=True)

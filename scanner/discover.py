@@ -6,9 +6,11 @@ an imported file is outside input and may be malformed or hostile.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterable
 from xml.etree.ElementTree import Element
@@ -190,14 +192,41 @@ def scan_live(targets: list[Network], scope: Scope, ports: str | None, timing: T
     wall = max(60, timing.host_timeout * 2 + 30)
     try:
         scanner.scan(hosts=hosts, arguments=" ".join(args), timeout=wall)
-    except nmap.PortScannerTimeout:
-        raise CannotRunError(f"nmap did not finish within {wall} s") from None
-    except nmap.PortScannerError as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else "nmap failed"
-        if "requires root" in message or "Operation not permitted" in message:
-            raise CannotRunError(f"nmap: {message} (run as root or give nmap CAP_NET_RAW)") from None
-        raise CannotRunError(f"nmap: {message}") from None
+    except (nmap.PortScannerTimeout, nmap.PortScannerError) as exc:
+        raise _nmap_failure(exc, wall) from None
+    except BaseException:
+        _stop_child_nmap()  # a stop signal: python-nmap would leave nmap running
+        raise
     xml = scanner.get_nmap_last_output()
     devices, errors, meta = parse_nmap_xml(xml, "nmap")
     devices = [d for d in devices if scope.contains_ip(d.ip)]
     return devices, errors, meta.get("nmap_version", "")
+
+
+def _nmap_failure(exc: Exception, wall: int) -> CannotRunError:
+    import nmap  # python-nmap
+
+    if isinstance(exc, nmap.PortScannerTimeout):
+        return CannotRunError(f"nmap did not finish within {wall} s")
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "nmap failed"
+    if "requires root" in message or "Operation not permitted" in message:
+        return CannotRunError(f"nmap: {message} (run as root or give nmap CAP_NET_RAW)")
+    return CannotRunError(f"nmap: {message}")
+
+
+def _stop_child_nmap() -> None:
+    """Terminate this process's nmap children (Linux /proc), so a stopped scan sends nothing more."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        name, _, rest = stat.partition(") ")
+        fields = rest.split()
+        if name.endswith("(nmap") and len(fields) > 1 and fields[1] == me:
+            with contextlib.suppress(OSError):
+                os.kill(int(entry), signal.SIGTERM)

@@ -6,17 +6,24 @@ request. The CLI builds the request; library users can call the stages one by on
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 
 from . import __version__
 from .config import Timing
 from .discover import import_nmap_xml, merge_devices, scan_live
-from .errors import InputError
+from .errors import CityscanError, InputError
 from .evaluate import evaluate
+from .flows import FlowSummary, ReadStats, capture, read_flows, summarize
+from .flows.live import check_capture
 from .identify import identify
-from .model import ScanInfo, ScanResult
+from .interrupt import ScanInterrupted, deferred
+from .model import ScanError, ScanInfo, ScanResult
 from .policy import Policy
 from .online import OnlineLookups
 from .probes import ProbeOptions, probe
@@ -32,6 +39,9 @@ class ScanRequest:
     scope: Scope = field(default_factory=lambda: Scope(()))
     nmap_xml: list[str] = field(default_factory=list)
     flows: list[str] = field(default_factory=list)
+    flows_format: str | None = None
+    capture_iface: str | None = None
+    capture_seconds: int = 30
     ports: str | None = None
     timing: Timing = field(default_factory=Timing)
     policy: Policy | None = None
@@ -66,22 +76,76 @@ def new_result(request: ScanRequest) -> ScanResult:
     )
 
 
-def flow_summary(request: ScanRequest) -> None:
-    """Traffic records of ``--flows`` files (their readers land with the flows issue)."""
-    return None
+def flow_summary(paths: list[str], fmt: str | None = None, summary: FlowSummary | None = None) -> FlowSummary | None:
+    """Every ``--flows`` file folded into one summary. Read before any packet is sent, so a
+    malformed log stops the run (exit 2, file and line) before it has cost scan time."""
+    for path in paths:
+        summary = summarize(read_flows(path, fmt), summary)
+    return summary
 
 
-def run_scan(request: ScanRequest) -> ScanResult:
-    request.scope.check(request.targets)
-    check_readable(request.nmap_xml, "nmap XML")
-    check_readable(request.flows, "flows")
-    result = new_result(request)
+class _Capture:
+    """A live capture that runs beside discovery and probing, so it adds no time when they are longer."""
+
+    def __init__(self, request: ScanRequest) -> None:
+        self.request = request
+        check_capture(request.capture_iface or "", request.capture_seconds)
+        self.failure: BaseException | None = None
+        self.stop = threading.Event()
+        handle, self.path = tempfile.mkstemp(prefix="cityscan-capture-", suffix=".pcap")
+        os.close(handle)
+        self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            capture(self.request.capture_iface or "", self.request.capture_seconds, self.path,
+                    own_addresses=True, stop=self.stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread in finish()
+            self.failure = exc
+
+    def finish(self, result: ScanResult, summary: FlowSummary | None, wait: float | None = None) -> FlowSummary | None:
+        """Wait for the capture's time to run out (or ``wait`` seconds), then read it like any other pcap.
+
+        A stop signal while waiting leaves the file in place, so the clean-up can still read it.
+        """
+        deadline = None if wait is None else time.monotonic() + wait
+        while self.thread.is_alive() and (deadline is None or time.monotonic() < deadline):
+            self.thread.join(0.2)  # short waits: a stop signal must not wait for the capture
+        iface = self.request.capture_iface
+        try:
+            if self.thread.is_alive():
+                result.errors.append(ScanError("capture", "tcpdump did not stop in time; its capture is left out", iface))
+                return summary
+            if self.failure is not None and not isinstance(self.failure, CityscanError):
+                raise self.failure
+            if self.failure is not None:  # the scan's own results still count
+                result.errors.append(ScanError("capture", str(self.failure), iface))
+                return summary
+            stats = ReadStats()
+            try:
+                summary = summarize(read_flows(self.path, "pcap", stats=stats), summary)
+            except CityscanError as exc:  # our own file, cut short by a stop: keep what the scan found
+                result.errors.append(ScanError("capture", f"capture could not be read: {exc}", iface))
+            result.scan.inputs.append({"kind": "capture", "interface": iface or "",
+                                       "seconds": str(self.request.capture_seconds), "packets": str(stats.units)})
+            return summary
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        self.stop.set()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def _collect(request: ScanRequest, result: ScanResult) -> None:
+    """Discovery and probes: the stages that touch the network, and the ones a stop signal cuts short."""
     if request.nmap_xml:
         devices, errors, inputs = import_nmap_xml(request.nmap_xml)
         result.devices = merge_devices(result.devices, devices)
         result.errors.extend(errors)
         result.scan.inputs.extend(inputs)
-    result.scan.inputs.extend({"kind": "flows", "path": p} for p in request.flows)
     if request.targets:
         if request.progress:
             request.progress.update(discovering=", ".join(map(str, request.targets)))
@@ -94,13 +158,51 @@ def run_scan(request: ScanRequest) -> ScanResult:
             request.progress.update(hosts_found=len(result.devices))
         probe(result, request.scope, ProbeOptions(timing=request.timing, snmp_community=request.snmp_community),
               progress=request.progress)
+
+
+def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | None, online: bool = True) -> None:
+    """The offline stages: identify, resolve, evaluate. Fast, so a partial scan gets them too."""
     identify(result)
     if request.progress:
         request.progress.update(identified=sum(1 for d in result.devices if d.vendor))
-    resolve(result, flow_summary(request), None if request.offline else request.online)
+    resolve(result, summary, None if request.offline or not online else request.online)
     if request.policy is not None:
         evaluate(result, request.policy, request.waivers)
     result.scan.finished_at = now_iso()
+
+
+def run_scan(request: ScanRequest) -> ScanResult:
+    """One scan. A stop signal (:class:`ScanInterrupted`) leaves with the partial result attached."""
+    request.scope.check(request.targets)
+    check_readable(request.nmap_xml, "nmap XML")
+    check_readable(request.flows, "flows")
+    if request.capture_iface and not request.targets:
+        raise InputError("--capture needs TARGETS: it runs beside a live scan")
+    result = new_result(request)
+    summary = flow_summary(request.flows, request.flows_format)
+    result.scan.inputs.extend({"kind": "flows", "path": p} for p in request.flows)
+    live = _Capture(request) if request.capture_iface else None
+    try:
+        _collect(request, result)
+        if live is not None:
+            if request.progress:
+                request.progress.update(capturing=f"until {request.capture_seconds} s after the start")
+            summary = live.finish(result, summary)
+    except ScanInterrupted as stop:
+        with deferred():  # a second signal cannot cut the clean-up short
+            if live is not None:  # what was captured up to the signal is data like the rest
+                live.stop.set()
+                summary = live.finish(result, summary, wait=5.0)
+            result.scan.partial = True
+            result.errors.append(ScanError("scan", f"{stop}: partial result, stages after the signal were cut short"))
+            _finish(request, result, summary, online=False)
+        stop.result = result
+        raise
+    except BaseException:
+        if live is not None:
+            live.discard()  # tcpdump must not outlive a scan that failed
+        raise
+    _finish(request, result, summary)
     if request.progress:
         request.progress.done()
     return result

@@ -12,9 +12,12 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
+    """``plain``: one line per change instead of a line redrawn in place (``--verbose``, for logs)."""
+
+    def __init__(self, stream: TextIO | None = None, enabled: bool | None = None, plain: bool = False) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.plain = plain
+        self.enabled = plain or (self.stream.isatty() if enabled is None else enabled)
         self.counts: dict[str, str] = {}
         self.started = time.monotonic()
         self.lock = threading.Lock()
@@ -24,6 +27,11 @@ class Progress:
         if not self.enabled:
             return
         with self.lock:
+            if self.plain:
+                parts = " | ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items())
+                self.stream.write(f"cityscan [{time.monotonic() - self.started:5.0f} s] {parts}\n")
+                self.stream.flush()
+                return
             self.counts.update({k: str(v) for k, v in counts.items()})
             parts = " | ".join(f"{k.replace('_', ' ')} {v}" for k, v in self.counts.items())
             line = f"cityscan [{time.monotonic() - self.started:5.0f} s] {parts}"
@@ -32,7 +40,7 @@ class Progress:
             self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled and self.width:
+        if self.enabled and not self.plain and self.width:
             self.stream.write("\r" + " " * self.width + "\r")
             self.stream.flush()
             self.width = 0

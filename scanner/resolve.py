@@ -39,6 +39,16 @@ def _is_local(ip: str) -> bool:
         return False
 
 
+def _is_host(ip: str) -> bool:
+    """A unicast address a device can have: not 0.0.0.0 (DHCP), multicast, broadcast or loopback."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return not (addr.is_unspecified or addr.is_multicast or addr.is_loopback
+                or (addr.version == 4 and addr == ipaddress.IPv4Address("255.255.255.255")))
+
+
 def destinations_from_flows(result: ScanResult, summary: FlowSummary, create_devices: bool = True) -> list[Destination]:
     """One destination per (device, remote address, port, transport) seen in the traffic.
 
@@ -49,6 +59,8 @@ def destinations_from_flows(result: ScanResult, summary: FlowSummary, create_dev
     known = {d.ip for d in result.devices}
     out: list[Destination] = []
     for (src, dst, port, transport), stats in summary.flows.items():
+        if not _is_host(src) or not _is_host(dst):
+            continue  # DHCP, SSDP/mDNS announcements, broadcasts: the segment's own chatter, not a destination
         if src not in known:
             if not create_devices or not _is_local(src):
                 continue
@@ -144,10 +156,32 @@ def merge(destinations: Iterable[Destination]) -> list[Destination]:
         if key in by_key:
             old = by_key[key]
             old.sources = list(dict.fromkeys([*old.sources, *dest.sources]))
-            old.evidence.extend(dest.evidence)
+            old.evidence.extend(e for e in dest.evidence if e not in old.evidence)
         else:
             by_key[key] = dest
-    return sorted(by_key.values(), key=lambda d: (d.device_ip, d.host or "", d.ip or "", d.port or 0))
+    return sorted(_fold_expected(list(by_key.values())),
+                  key=lambda d: (d.device_ip, d.host or "", d.ip or "", d.port or 0))
+
+
+def _fold_expected(dests: list[Destination]) -> list[Destination]:
+    """A vendor endpoint the traffic confirms is one destination, not two: the observed one
+    (with its address) keeps the fingerprint's evidence; unconfirmed endpoints stay as they are."""
+    seen: dict[tuple[str, str], list[Destination]] = {}
+    for dest in dests:
+        if dest.ip and dest.host:
+            seen.setdefault((dest.device_ip, dest.host.lower().rstrip(".")), []).append(dest)
+    out = []
+    for dest in dests:
+        observed = [] if dest.ip or not dest.host else [
+            d for d in seen.get((dest.device_ip, dest.host.lower().rstrip(".")), [])
+            if dest.port is None or d.port == dest.port]
+        if not observed:
+            out.append(dest)
+            continue
+        for target in observed:
+            target.sources = list(dict.fromkeys([*target.sources, *dest.sources]))
+            target.evidence.extend(e for e in dest.evidence if e not in target.evidence)
+    return out
 
 
 def resolve(result: ScanResult, summary: FlowSummary | None = None, online: OnlineLookups | None = None,

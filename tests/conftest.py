@@ -17,6 +17,14 @@ ROOT = Path(__file__).parent.parent
 LAB_PREFIX = f"cst{os.getpid() % 1000}"
 
 
+@pytest.fixture(autouse=True)
+def _private_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's scans go to a store of its own, never to the user's scan history."""
+    path = tmp_path_factory.mktemp("store") / "scans.db"
+    monkeypatch.setenv("CITYSCAN_STORE", str(path))
+    return path
+
+
 @dataclass
 class Run:
     code: int

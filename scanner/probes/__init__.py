@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from ..config import Timing
 from ..fingerprint_db import FingerprintDB, default_db
+from ..interrupt import stop_requested
 from ..model import Device, Observation, ScanError, ScanResult
 from ..progress import Progress
 from ..scope import Scope
@@ -67,6 +68,8 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
 
     def attempt(what: str, func: Callable[[], list[Observation]], optional: bool = False) -> bool:
         """Run one probe; False when it failed or the service misbehaves (ask it nothing more)."""
+        if stop_requested():
+            return False
         try:
             obs.extend(func())
             return True
@@ -110,7 +113,7 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
             attempt(f"banner {port}", lambda: protocols.banner(ip, port, timeout, field_name))
     if options.snmp and ":" not in ip:  # silence is the normal answer of a device without an agent
         attempt("snmp 161", lambda: protocols.snmp_get(ip, min(timeout, 2.0), options.snmp_community), optional=True)
-    if options.ssdp and ":" not in ip:
+    if options.ssdp and ":" not in ip and not stop_requested():
         try:
             found, location = protocols.ssdp_search(ip, min(timeout, 2.0))
             obs.extend(found)
@@ -145,12 +148,20 @@ def probe(result: ScanResult, scope: Scope, options: ProbeOptions | None = None,
             progress.update(probed=f"{done}/{len(targets)}")
         return outcome
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe") as pool:
-        outcomes = list(pool.map(run, targets))
-    for device, (obs, errors) in zip(targets, outcomes):
-        known = {(o.field, o.value, o.port, o.path) for o in device.observations}
-        device.observations.extend(o for o in obs if (o.field, o.value, o.port, o.path) not in known)
-        result.errors.extend(errors)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="probe")
+    pending = {pool.submit(run, device): device for device in targets}
+    try:
+        # Each device's answers are merged as soon as it is done, so a stop signal keeps them.
+        for future in as_completed(pending):
+            device = pending.pop(future)
+            obs, errors = future.result()
+            known = {(o.field, o.value, o.port, o.path) for o in device.observations}
+            device.observations.extend(o for o in obs if (o.field, o.value, o.port, o.path) not in known)
+            result.errors.extend(errors)
+    finally:
+        # On a stop signal: devices not yet started are never probed; running probes see
+        # stop_requested() and give up at their next step.
+        pool.shutdown(wait=not pending, cancel_futures=True)
     result.scan.inputs.append({"kind": "probes", "devices": str(len(targets)),
                                "seconds": f"{time.monotonic() - started:.1f}"})
     return result
