@@ -196,10 +196,13 @@ def diff_cmd(old: str | None, new: str | None, store_path: str | None, fmt: str,
     with Store(store_path, readonly=True) if needs_store else contextlib.nullcontext() as store:
         if old is None or new is None:
             pair = store.last_two(include_partial=include_partial)
-            if pair is None:
-                raise InputError("fewer than two complete scans of the same targets in this store"
-                                 + ("" if include_partial else " (partial scans are left out; --include-partial)"),
-                                 str(store.path))
+            if pair is None:  # the first night of a schedule: nothing to compare yet, and no error
+                note = ("nothing to compare yet: fewer than two complete scans of the same targets in "
+                        f"{store.path}" + ("" if include_partial else " (partial scans are left out)"))
+                if output:
+                    write_atomic(output, note + "\n")
+                click.echo(f"cityscan: {note}", err=True)
+                sys.exit(EXIT_OK)
             old, new = str(pair[0].id), str(pair[1].id)
         before, after = (store.load(int(ref)) if ref.isdigit() else load_result(ref) for ref in (old, new))
     changes = diff(before, after)
