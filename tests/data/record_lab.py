@@ -2,8 +2,11 @@
 
 - tests/data/lab-nmap.xml: real nmap 7.x XML (-sS -sV --version-light) of the emulated lab,
   made from inside the lab's scanner namespace;
-- scanner/lab/recorded/lab-scan.json: a full cityscan scan of the lab (observations included),
-  replayed by `cityscan demo` where namespaces cannot be created.
+- scanner/lab/recorded/lab-scan.json: a full cityscan scan of the lab (observations included, and
+  the devices' cloud traffic captured during the scan), replayed by `cityscan demo` where
+  namespaces cannot be created.
+
+`--scan-only` re-records only the replay (the tests' expectations rest on lab-nmap.xml).
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ def main() -> None:
     state = lab.up(prefix="csrec")
     try:
         xml = ROOT / "tests" / "data" / "lab-nmap.xml"
-        subprocess.run(["ip", "netns", "exec", state.scanner_ns, "nmap", "-n", "-sS", "-sV", "--version-light",
-                        "-T4", "-p", PORTS, "-oX", str(xml), lab.LAB_NETWORK], check=True, stdout=subprocess.DEVNULL)
+        if "--scan-only" not in sys.argv[1:]:
+            subprocess.run(["ip", "netns", "exec", state.scanner_ns, "nmap", "-n", "-sS", "-sV", "--version-light",
+                            "-T4", "-p", PORTS, "-oX", str(xml), lab.LAB_NETWORK], check=True, stdout=subprocess.DEVNULL)
         out = ROOT / "scanner" / "lab" / "recorded" / "lab-scan.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["ip", "netns", "exec", state.scanner_ns, sys.executable, "-m", "scanner.cli", "scan",
                         lab.LAB_NETWORK, "--ports", PORTS, "--policy", "eu-gdpr-baseline", "--format", "json",
-                        "--output", str(out), "--fail-on", "none"], check=True)
-        print(f"recorded {xml} and {out}")
+                        "--output", str(out), "--fail-on", "none", "--no-store",
+                        "--capture", "eth0", "--capture-seconds", "15"], check=True)
+        print(f"recorded {out}" + ("" if "--scan-only" in sys.argv[1:] else f" and {xml}"))
     finally:
         lab.down("csrec")
 
