@@ -64,9 +64,14 @@ def cloud_endpoints(spec: DeviceSpec) -> list[tuple[str, int]]:
 
 
 def cloud_zone(chosen: list[DeviceSpec]) -> dict[str, str]:
-    """Every cloud host name the devices use -> an address of the lab's cloud namespace."""
-    hosts = sorted({host for spec in chosen for host, _ in cloud_endpoints(spec)})
-    return {host: f"{CLOUD_NET_PREFIX}.{100 + index}" for index, host in enumerate(hosts[:150])}
+    """Every cloud host name the devices use -> an address of the lab's cloud namespace.
+
+    Numbered over every built-in device as well as the chosen ones, so a host keeps its address
+    whichever devices a lab runs: two scans of a changed lab differ only where the lab changed.
+    """
+    wanted = {host for spec in chosen for host, _ in cloud_endpoints(spec)}
+    every = sorted({host for spec in load_devices() for host, _ in cloud_endpoints(spec)} | wanted)
+    return {host: f"{CLOUD_NET_PREFIX}.{100 + index}" for index, host in enumerate(every[:150]) if host in wanted}
 
 
 def up(names: list[str] | None = None, prefix: str = DEFAULT_PREFIX, hostile: bool = False,
