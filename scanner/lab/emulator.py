@@ -291,8 +291,12 @@ async def talk(endpoints: list[tuple[str, int]], dns_ip: str, every: float = 10.
 
 
 async def serve(spec: DeviceSpec, endpoints: list[tuple[str, int]] | None = None, dns_ip: str | None = None) -> None:
+    with tempfile.TemporaryDirectory(prefix=f"cityscan-{spec.name}-") as work:  # removed on SIGTERM too
+        await _serve(spec, Path(work), endpoints, dns_ip)
+
+
+async def _serve(spec: DeviceSpec, workdir: Path, endpoints: list[tuple[str, int]] | None, dns_ip: str | None) -> None:
     loop = asyncio.get_running_loop()
-    workdir = Path(tempfile.mkdtemp(prefix=f"cityscan-{spec.name}-"))
     for svc in spec.services:
         kind, port = svc["kind"], svc["port"]
         if kind in ("http", "https"):
