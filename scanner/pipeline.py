@@ -20,7 +20,7 @@ from .discover import import_nmap_xml, merge_devices, scan_live
 from .errors import CityscanError, InputError
 from .evaluate import evaluate
 from .flows import FlowSummary, ReadStats, capture, read_flows, summarize
-from .flows.live import check_capture
+from .flows.live import STOP_GRACE, check_capture
 from .identify import identify
 from .interrupt import ScanInterrupted, deferred
 from .model import ScanError, ScanInfo, ScanResult
@@ -192,7 +192,7 @@ def run_scan(request: ScanRequest) -> ScanResult:
         with deferred():  # a second signal cannot cut the clean-up short
             if live is not None:  # what was captured up to the signal is data like the rest
                 live.stop.set()
-                summary = live.finish(result, summary, wait=5.0)
+                summary = live.finish(result, summary, wait=STOP_GRACE + 2)  # tcpdump is killed by then
             result.scan.partial = True
             result.errors.append(ScanError("scan", f"{stop}: partial result, stages after the signal were cut short"))
             _finish(request, result, summary, online=False)

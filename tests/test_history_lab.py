@@ -106,7 +106,9 @@ def test_sigterm_keeps_a_partial_scan_and_stops_nmap_and_tcpdump(lab_prefix: str
         assert proc.returncode == 143, "".join(seen) + rest
         assert "interrupted by SIGTERM" in rest and "partial scan 1 saved" in rest
         left = subprocess.run(["ip", "netns", "pids", state.scanner_ns], capture_output=True, text=True).stdout.split()
-        assert left == []  # neither nmap nor tcpdump outlives the scan
+        what = subprocess.run(["ps", "-o", "pid,stat,etimes,args", "-p", ",".join(left)], capture_output=True,
+                              text=True).stdout if left else ""
+        assert left == [], what  # neither nmap nor tcpdump outlives the scan
     finally:
         lab.down(prefix)
     doc = json.loads(out.read_text())  # the report files are written for a partial scan too

@@ -353,7 +353,7 @@ def test_html_has_the_auditor_sections(hostile: ScanResult) -> None:
 
 def test_html_without_destinations_says_so() -> None:
     result = load_result(str(recorded_scan_path()))
-    assert not result.destinations
+    result.destinations = []  # as in a scan without captured traffic of devices with no known clouds
     body = " ".join(parse(html_report.render(result)).text)
     assert "No data destinations were found" in body
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from ..errors import CannotRunError, InputError
 
 SNAPLEN = 512
+STOP_GRACE = 3.0  # seconds tcpdump gets to flush after SIGINT before it is killed
 MAX_SECONDS = 86400
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
 
@@ -113,7 +114,7 @@ def capture(iface: str, seconds: int, out_path: str, netns: str | None = None, o
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGINT)  # tcpdump flushes and closes the file on SIGINT
             try:
-                proc.communicate(timeout=10)
+                proc.communicate(timeout=STOP_GRACE)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.communicate()
