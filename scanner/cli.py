@@ -192,10 +192,9 @@ def diff_cmd(old: str | None, new: str | None, store_path: str | None, fmt: str,
         raise click.UsageError("give both OLD and NEW, or neither")
     if output and not Path(output).resolve().parent.is_dir():
         raise InputError("output directory does not exist", output)
-    needs_store = old is None or any(ref.isdigit() for ref in (old, new) if ref)
-    with Store(store_path, readonly=True) if needs_store else contextlib.nullcontext() as store:
-        if old is None or new is None:
-            pair = store.last_two(include_partial=include_partial)
+    if old is None or new is None or old.isdigit() or new.isdigit():
+        with Store(store_path, readonly=True) as store:
+            pair = _stored_pair(store, old, new, include_partial)
             if pair is None:  # the first night of a schedule: nothing to compare yet, and no error
                 note = ("nothing to compare yet: fewer than two complete scans of the same targets in "
                         f"{store.path}" + ("" if include_partial else " (partial scans are left out)"))
@@ -203,8 +202,9 @@ def diff_cmd(old: str | None, new: str | None, store_path: str | None, fmt: str,
                     write_atomic(output, note + "\n")
                 click.echo(f"cityscan: {note}", err=True)
                 sys.exit(EXIT_OK)
-            old, new = str(pair[0].id), str(pair[1].id)
-        before, after = (store.load(int(ref)) if ref.isdigit() else load_result(ref) for ref in (old, new))
+            before, after = pair
+    else:
+        before, after = load_result(old), load_result(new)
     changes = diff(before, after)
     text = render_diff(changes, fmt)
     if output:
@@ -400,6 +400,18 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
         lab_mod.down()
         click.echo("cityscan demo: lab down", err=True)
     sys.exit(code)
+
+
+def _stored_pair(store: Store, old: str | None, new: str | None,
+                 include_partial: bool) -> tuple[ScanResult, ScanResult] | None:
+    """OLD and NEW as scan ids or JSON files; without them the last two scans of the same targets."""
+    if old is None or new is None:
+        last = store.last_two(include_partial=include_partial)
+        if last is None:
+            return None
+        old, new = str(last[0].id), str(last[1].id)
+    return (store.load(int(old)) if old.isdigit() else load_result(old),
+            store.load(int(new)) if new.isdigit() else load_result(new))
 
 
 def online_lookups(cfg: ScanConfig) -> OnlineLookups:

@@ -8,7 +8,7 @@ The JSON shape is the public contract documented in README.md and ``scanner/sche
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 SCHEMA_VERSION = 1
@@ -31,10 +31,48 @@ def severity_rank(severity: str) -> int:
         return -1
 
 
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(cls: type) -> tuple[str, ...]:
+    """The dataclass's field names, looked up once per class (``fields()`` is slow in a loop)."""
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _plain(value: Any) -> Any:
+    """A copy of a JSON-shaped value (dicts, lists, scalars): what ``asdict`` gave, without its
+    generic deep copy, which made storing a 10,000-device scan take seconds."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _flat(obj: Any) -> dict[str, Any]:
+    """``to_dict`` of a dataclass whose fields are scalars or JSON-shaped dicts and lists."""
+    return {name: _plain(getattr(obj, name)) for name in _names(type(obj))}
+
+
+def _scalars(obj: Any) -> dict[str, Any]:
+    """``to_dict`` of a dataclass whose fields are all scalars (str, int, float, bool, None)."""
+    return {name: getattr(obj, name) for name in _names(type(obj))}
+
+
+_KNOWN: dict[type, frozenset[str]] = {}
+
+
 def _from(cls: type[T], data: dict[str, Any]) -> T:
     """Build a dataclass from a dict, ignoring keys it does not know (forward compatible)."""
-    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in data.items() if k in names})
+    known = _KNOWN.get(cls)
+    if known is None:
+        known = _KNOWN[cls] = frozenset(_names(cls))
+    if known.issuperset(data):  # the usual case, checked in C
+        return cls(**data)
+    return cls(**{k: v for k, v in data.items() if k in known})
 
 
 @dataclass
@@ -45,7 +83,7 @@ class Evidence:
     detail: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _scalars(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
@@ -63,7 +101,7 @@ class Observation:
     path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _scalars(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Observation:
@@ -82,7 +120,7 @@ class Service:
     method: str | None = None  # nmap's: "table" (guessed from the port number) or "probed"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _scalars(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Service:
@@ -106,7 +144,11 @@ class Device:
     observations: list[Observation] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _scalars(self)
+        data["capabilities"] = list(self.capabilities)
+        data["services"] = [x.to_dict() for x in self.services]
+        data["evidence"] = [x.to_dict() for x in self.evidence]
+        data["observations"] = [x.to_dict() for x in self.observations]
         return data
 
     @classmethod
@@ -141,7 +183,11 @@ class Destination:
         return f"{self.device_ip}|{self.host or ''}|{self.ip or ''}|{self.port or ''}|{self.transport or ''}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = _scalars(self)
+        data["jurisdictions"] = list(self.jurisdictions)
+        data["sources"] = list(self.sources)
+        data["evidence"] = [x.to_dict() for x in self.evidence]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Destination:
@@ -158,7 +204,7 @@ class Reference:
     url: str
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _scalars(self)
 
 
 @dataclass
@@ -169,6 +215,7 @@ class Finding:
     device_ip: str | None
     message: str
     destination: dict[str, Any] | None = None
+    port: int | None = None  # the device's service the finding is about (e.g. Telnet on 23)
     evidence: list[Evidence] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
     waived: bool = False
@@ -176,20 +223,29 @@ class Finding:
 
     @property
     def id(self) -> str:
-        """Stable identity across runs: rule + device + destination, never scan order."""
+        """Stable identity across runs: rule + device + service port + destination, never scan order.
+
+        A destination counts by its host name when it has one, else by its address: clouds and
+        CDNs move a name between addresses all the time, and that is not a new finding.
+        """
         dest = self.destination or {}
-        basis = "|".join([self.rule, self.device_ip or "", str(dest.get("host") or ""),
-                          str(dest.get("ip") or ""), str(dest.get("port") or "")])
-        return hashlib.sha256(basis.encode()).hexdigest()[:16]
+        host = str(dest.get("host") or "").lower().rstrip(".")
+        parts = [self.rule, self.device_ip or "", host, "" if host else str(dest.get("ip") or ""),
+                 str(dest.get("port") or "")]
+        if self.port is not None:  # only then, so the ids of other findings stay what they were
+            parts.append(f"service:{self.port}")
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = _flat(self)
+        data["evidence"] = [x.to_dict() for x in self.evidence]
+        data["references"] = [x.to_dict() for x in self.references]
         data["id"] = self.id
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Finding:
-        finding = _from(cls, data)
+        finding = _from(cls, {k: v for k, v in data.items() if k != "id"})
         finding.evidence = [Evidence.from_dict(e) for e in data.get("evidence") or []]
         finding.references = [_from(Reference, r) for r in data.get("references") or []]
         return finding
@@ -204,7 +260,7 @@ class ScanError:
     target: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _scalars(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanError:
@@ -224,7 +280,7 @@ class ScanInfo:
     nmap_version: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return _flat(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanInfo:

@@ -92,6 +92,9 @@ class _Capture:
         check_capture(request.capture_iface or "", request.capture_seconds)
         self.failure: BaseException | None = None
         self.stop = threading.Event()
+        # Set by the thread when tcpdump is gone. Thread.join()/is_alive() are not used: a signal
+        # that interrupts join() can leave is_alive() False while the thread still runs.
+        self.done = threading.Event()
         handle, self.path = tempfile.mkstemp(prefix="cityscan-capture-", suffix=".pcap")
         os.close(handle)
         self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
@@ -103,6 +106,8 @@ class _Capture:
                     own_addresses=True, stop=self.stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread in finish()
             self.failure = exc
+        finally:
+            self.done.set()
 
     def finish(self, result: ScanResult, summary: FlowSummary | None, wait: float | None = None) -> FlowSummary | None:
         """Wait for the capture's time to run out (or ``wait`` seconds), then read it like any other pcap.
@@ -110,11 +115,11 @@ class _Capture:
         A stop signal while waiting leaves the file in place, so the clean-up can still read it.
         """
         deadline = None if wait is None else time.monotonic() + wait
-        while self.thread.is_alive() and (deadline is None or time.monotonic() < deadline):
-            self.thread.join(0.2)  # short waits: a stop signal must not wait for the capture
+        while not self.done.wait(0.2) and (deadline is None or time.monotonic() < deadline):
+            pass  # short waits: a stop signal must not wait for the capture
         iface = self.request.capture_iface
         try:
-            if self.thread.is_alive():
+            if not self.done.is_set():
                 result.errors.append(ScanError("capture", "tcpdump did not stop in time; its capture is left out", iface))
                 return summary
             if self.failure is not None and not isinstance(self.failure, CityscanError):

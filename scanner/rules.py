@@ -73,12 +73,12 @@ def rule(rule_id: str, title: str, severity: str, **params: Param) -> Callable[[
 
 
 def finding(cfg: RuleConfig, device: Device | None, message: str, evidence: list[Evidence],
-            destination: Destination | None = None) -> Finding:
+            destination: Destination | None = None, port: int | None = None) -> Finding:
     return Finding(
         rule=cfg.id, severity=cfg.severity, title=cfg.title,
         device_ip=device.ip if device else (destination.device_ip if destination else None),
         message=message, evidence=evidence, references=list(cfg.references),
-        destination=_dest_summary(destination) if destination else None,
+        destination=_dest_summary(destination) if destination else None, port=port,
     )
 
 
@@ -271,7 +271,7 @@ def cleartext_management(result: ScanResult, cfg: RuleConfig, ctx: Context) -> I
             yield finding(cfg, device, f"{_label(device)} at {device.ip} offers {CLEARTEXT[kind]} on "
                                        f"{svc.port}/{svc.transport}",
                           [Evidence("nmap", f"port {svc.port}/{svc.transport} open ({svc.name or 'unknown'})"),
-                           Evidence("probe", proof)])
+                           Evidence("probe", proof)], port=svc.port)
 
 
 def _cleartext_kind(name: str | None, port: int) -> str | None:

@@ -13,11 +13,21 @@ def _escape_control(match: re.Match[str]) -> str:
     return f"\\x{ord(match.group(0)):02x}"
 
 
+def utf8_safe(text: str) -> str:
+    """``text`` writable as UTF-8: a lone surrogate (possible in a hand-edited JSON result) would
+    make a whole report or a terminal write fail, so it is shown as ``\\udXXX``; nothing else changes."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def terminal_safe(text: object, limit: int = 200, keep_newlines: bool = False) -> str:
     """Text with escape sequences and control characters shown as ``\\xNN``, cut to ``limit``."""
     if text is None:
         return ""
-    value = str(text)
+    value = utf8_safe(str(text))
     value = _ESCAPES.sub(lambda m: "".join(f"\\x{ord(c):02x}" if ord(c) < 32 else c for c in m.group(0)), value)
     if not keep_newlines:
         value = value.replace("\n", "\\n").replace("\t", " ")

@@ -111,6 +111,8 @@ def test_cleartext_management(tmp_path: Path) -> None:
     # 8000 is only nmap's guess from the port number: nothing proved it speaks HTTP.
     assert sorted(f.message.split(" offers ")[1] for f in found) == ["Telnet on 23/tcp", "plain HTTP on 80/tcp"]
     assert len(run(tmp_path, "  cleartext-management: {services: [telnet]}\n", [dev])) == 1
+    # One device, two services: two findings that waivers, diffs and SARIF can tell apart.
+    assert sorted(f.port for f in found) == [23, 80] and len({f.id for f in found}) == 2
 
 
 # destinations -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ does this). It answers only what the definition says, byte for byte.
 from __future__ import annotations
 
 import asyncio
+import functools
 import signal
 import ssl
 import sys
@@ -309,9 +310,9 @@ async def _serve(spec: DeviceSpec, workdir: Path, endpoints: list[tuple[str, int
         elif kind == "silent":
             await asyncio.start_server(_silent_handler(svc), spec.ip, port)
         elif kind == "snmp":
-            await loop.create_datagram_endpoint(lambda s=svc: _SnmpProtocol(s), local_addr=(spec.ip, port))
+            await loop.create_datagram_endpoint(functools.partial(_SnmpProtocol, svc), local_addr=(spec.ip, port))
         elif kind == "ssdp":
-            await loop.create_datagram_endpoint(lambda s=svc: _SsdpProtocol(s, spec.ip), local_addr=("0.0.0.0", port))
+            await loop.create_datagram_endpoint(functools.partial(_SsdpProtocol, svc, spec.ip), local_addr=("0.0.0.0", port))
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

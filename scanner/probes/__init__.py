@@ -7,6 +7,7 @@ entry in ``errors`` with what happened, never an exception out of the stage.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -101,7 +102,7 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
             kind = "https" if tls else "http"
             for path in paths[1:]:
                 before = len(errors)
-                if not attempt(f"{kind} {port} GET {path}", lambda p=path: protocols.http_get(ip, port, p, timeout, tls)) \
+                if not attempt(f"{kind} {port} GET {path}", functools.partial(protocols.http_get, ip, port, path, timeout, tls)) \
                         and len(errors) > before and ("timed out" in errors[-1].message or "no answer" in errors[-1].message):
                     break
             if not tls:  # most web servers are not ONVIF devices: a plain refusal is no error

@@ -22,12 +22,6 @@ def xml_legal(text: str) -> str:
                             else f"\\u{ord(m.group(0)):04x}", text)
 
 
-def utf8_safe(text: str) -> str:
-    """``text`` writable as UTF-8: a lone surrogate (possible in a hand-edited JSON result) would
-    make the whole report fail to write, so it is shown as ``\\udXXX``; nothing else changes."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def device_name(device: Device | None) -> str:
     """Vendor and model, or what is known instead: the words a reader recognises a device by."""
     if device is None:

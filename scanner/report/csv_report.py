@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..model import ScanResult
-from .common import device_index, device_name, utf8_safe
+from ..sanitize import utf8_safe
+from .common import device_index, device_name
 
 KINDS: tuple[str, ...] = ("findings", "devices", "destinations")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
