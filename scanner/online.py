@@ -42,6 +42,7 @@ class Cache:
     max_age: float = 30 * 86400
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     networks: list[dict[str, Any]] = field(default_factory=list)
+    _parsed: list[ipaddress.IPv4Network | ipaddress.IPv6Network | None] = field(default_factory=list, repr=False)
 
     @classmethod
     def open(cls, path: Path | None, max_age: float = 30 * 86400) -> Cache:
@@ -66,17 +67,20 @@ class Cache:
         self.entries[key] = {"time": time.time(), "value": value}
 
     def network_for(self, ip: str) -> dict[str, Any] | None:
+        """The fresh cached network that holds ``ip``. Networks are parsed once, not per look-up:
+        a flow log asks about the same few hundred networks thousands of times."""
         addr = ipaddress.ip_address(ip)
-        for entry in self.networks:
-            try:
-                if self._fresh(entry) and addr in ipaddress.ip_network(entry["cidr"], strict=False):
-                    return entry
-            except (ValueError, KeyError, TypeError):
-                continue
+        if len(self._parsed) != len(self.networks):
+            self._parsed = [_network(entry) for entry in self.networks]
+        for net, entry in zip(self._parsed, self.networks):
+            if net is not None and addr.version == net.version and addr in net and self._fresh(entry):
+                return entry
         return None
 
     def put_network(self, cidr: str, value: dict[str, Any]) -> None:
-        self.networks.append({"cidr": cidr, "time": time.time(), "value": value})
+        entry = {"cidr": cidr, "time": time.time(), "value": value}
+        self.networks.append(entry)
+        self._parsed.append(_network(entry))
 
     def save(self) -> None:
         if not self.path:
@@ -85,6 +89,14 @@ class Cache:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"entries": self.entries, "networks": self.networks}), encoding="utf-8")
         os.replace(tmp, self.path)
+
+
+def _network(entry: dict[str, Any]) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """A cache entry's network, or None when a damaged cache file gave it a bad one."""
+    try:
+        return ipaddress.ip_network(entry["cidr"], strict=False)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class RateLimiter:

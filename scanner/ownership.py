@@ -40,6 +40,7 @@ class Ownership:
     patterns: list[tuple[re.Pattern[str], str]]
     domains: list[tuple[str, str]]
     aliases: dict[str, str] = field(default_factory=dict)
+    _by_name: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     def canonical(self, name: str | None) -> str | None:
         if not name:
@@ -68,12 +69,13 @@ class Ownership:
         return self.by_org_name(as_name)
 
     def by_org_name(self, name: str | None) -> str | None:
+        """The company an AS or network name belongs to (remembered: flows repeat the same few names)."""
         if not name:
             return None
-        for pattern, company in self.patterns:
-            if pattern.search(name):
-                return company
-        return self.canonical(name)
+        if name not in self._by_name:
+            found = next((company for pattern, company in self.patterns if pattern.search(name)), None)
+            self._by_name[name] = found or self.canonical(name)
+        return self._by_name[name]
 
     def by_host(self, host: str | None) -> str | None:
         if not host:

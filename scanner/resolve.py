@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from . import ipdata
@@ -39,6 +40,7 @@ def _is_local(ip: str) -> bool:
         return False
 
 
+@lru_cache(maxsize=65536)
 def _is_host(ip: str) -> bool:
     """A unicast address a device can have: not 0.0.0.0 (DHCP), multicast, broadcast or loopback."""
     try:
