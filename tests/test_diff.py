@@ -138,11 +138,11 @@ def test_device_strings_cannot_drive_the_terminal_or_the_markdown(pair: tuple[Sc
 
 def test_long_sections_are_cut_in_the_table_only() -> None:
     old = result("2026-11-20T02:00:00Z", [], [], [])
-    new = result("2026-11-21T02:00:00Z", [Device(ip=f"10.0.{n // 256}.{n % 256}") for n in range(250)], [], [])
+    new = result("2026-11-21T02:00:00Z", [Device(ip=f"198.18.{n // 256}.{n % 256}") for n in range(250)], [], [])
     d = diff(old, new)
     assert "... and 50 more" in render_diff(d, "table")
     assert len(json.loads(render_diff(d, "json"))["new_devices"]) == 250
-    assert [x.ip for x in d.new_devices][:3] == ["10.0.0.0", "10.0.0.1", "10.0.0.2"]  # numeric, not text order
+    assert [x.ip for x in d.new_devices][:3] == ["198.18.0.0", "198.18.0.1", "198.18.0.2"]  # numeric, not text order
 
 
 def test_unknown_format() -> None:

@@ -92,7 +92,7 @@ def test_load_unknown_id(tmp_path: Path) -> None:
 
 
 def test_targets_key_ignores_order() -> None:
-    assert targets_key(["10.0.0.0/8", "192.0.2.0/24"]) == targets_key(["192.0.2.0/24", "10.0.0.0/8"])
+    assert targets_key(["198.51.100.0/24", "192.0.2.0/24"]) == targets_key(["192.0.2.0/24", "198.51.100.0/24"])
 
 
 def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
