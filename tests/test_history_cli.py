@@ -108,9 +108,10 @@ def test_flows_give_each_device_its_destinations_with_owners(cli, tmp_path: Path
 
 
 def test_bad_flows_file_stops_before_the_scan(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The live targets below are loopback: should a check ever pass by mistake, nothing leaves the machine."""
     bad = tmp_path / "bad.csv"
     bad.write_text("timestamp,src_ip,dst_ip,dst_port,transport,bytes\n1,198.51.100.11,not-an-ip,443,tcp,1\n")
-    run = cli("scan", "198.51.100.0/24", "--flows", str(bad))
+    run = cli("scan", "127.0.0.1", "--flows", str(bad))
     assert run.code == 2 and f"{bad}:2" in run.err and len(run.err.strip().splitlines()) == 1
     zeek_as_csv = cli("scan", "--nmap-xml", LAB_XML, "--flows", str(DATA / "zeek" / "conn.log"),
                       "--flows-format", "csv")
@@ -120,4 +121,16 @@ def test_bad_flows_file_stops_before_the_scan(cli, tmp_path: Path) -> None:  # t
 def test_capture_needs_a_live_scan(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("scan", "--nmap-xml", LAB_XML, "--capture", "eth0")
     assert run.code == 2 and "--capture needs TARGETS" in run.err
-    assert cli("scan", "198.51.100.0/24", "--capture", "-i/etc/passwd").code == 2
+    assert cli("scan", "127.0.0.1", "--capture", "-i/etc/passwd").code == 2
+
+
+def test_capture_on_a_missing_interface_stops_before_the_scan(cli) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import shutil
+
+    import pytest
+
+    if os.geteuid() != 0 or not shutil.which("tcpdump"):
+        pytest.skip("needs root and tcpdump")
+    run = cli("scan", "127.0.0.1", "--capture", "nosuchif0", "--no-store")
+    assert run.code == 2 and "no network interface 'nosuchif0'" in run.err and len(run.err.strip().splitlines()) == 1
