@@ -95,6 +95,7 @@ class _Capture:
         # Set by the thread when tcpdump is gone. Thread.join()/is_alive() are not used: a signal
         # that interrupts join() can leave is_alive() False while the thread still runs.
         self.done = threading.Event()
+        self.consumed = False
         handle, self.path = tempfile.mkstemp(prefix="cityscan-capture-", suffix=".pcap")
         os.close(handle)
         self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
@@ -114,6 +115,8 @@ class _Capture:
 
         A stop signal while waiting leaves the file in place, so the clean-up can still read it.
         """
+        if self.consumed:  # already read (a stop signal came later, during the offline stages)
+            return summary
         deadline = None if wait is None else time.monotonic() + wait
         while not self.done.wait(0.2) and (deadline is None or time.monotonic() < deadline):
             pass  # short waits: a stop signal must not wait for the capture
@@ -134,6 +137,7 @@ class _Capture:
                 result.errors.append(ScanError("capture", f"capture could not be read: {exc}", iface))
             result.scan.inputs.append({"kind": "capture", "interface": iface or "",
                                        "seconds": str(self.request.capture_seconds), "packets": str(stats.units)})
+            self.consumed = True
             return summary
         finally:
             self.discard()
@@ -193,6 +197,7 @@ def run_scan(request: ScanRequest) -> ScanResult:
             if request.progress:
                 request.progress.update(capturing=f"until {request.capture_seconds} s after the start")
             summary = live.finish(result, summary)
+        _finish(request, result, summary)  # online look-ups can take a while: a stop here keeps the scan too
     except ScanInterrupted as stop:
         with deferred():  # a second signal cannot cut the clean-up short
             if live is not None:  # what was captured up to the signal is data like the rest
@@ -207,7 +212,6 @@ def run_scan(request: ScanRequest) -> ScanResult:
         if live is not None:
             live.discard()  # tcpdump must not outlive a scan that failed
         raise
-    _finish(request, result, summary)
     if request.progress:
         request.progress.done()
     return result

@@ -134,3 +134,29 @@ def test_capture_on_a_missing_interface_stops_before_the_scan(cli) -> None:  # t
         pytest.skip("needs root and tcpdump")
     run = cli("scan", "127.0.0.1", "--capture", "nosuchif0", "--no-store")
     assert run.code == 2 and "no network interface 'nosuchif0'" in run.err and len(run.err.strip().splitlines()) == 1
+
+
+def test_a_stop_during_the_offline_stages_keeps_the_scan(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Online look-ups can be slow: a signal then still leaves a partial result with every device."""
+    import signal
+
+    import pytest
+
+    from scanner import pipeline
+    from scanner.interrupt import ScanInterrupted
+
+    real_resolve = pipeline.resolve
+    calls = []
+
+    def slow_lookups(result, summary, online):  # type: ignore[no-untyped-def]
+        calls.append(online)
+        if len(calls) == 1:
+            raise ScanInterrupted(signal.SIGTERM)
+        return real_resolve(result, summary, online)
+
+    monkeypatch.setattr(pipeline, "resolve", slow_lookups)
+    with pytest.raises(ScanInterrupted) as stopped:
+        pipeline.run_scan(pipeline.ScanRequest(nmap_xml=[LAB_XML]))
+    partial = stopped.value.result
+    assert partial is not None and partial.scan.partial and len(partial.devices) == 13
+    assert any("SIGTERM" in e.message for e in partial.errors) and calls[1] is None  # the clean-up stays offline
