@@ -186,7 +186,6 @@ class Store:
 
     def __init__(self, path: str | Path | None = None, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
                  readonly: bool = False) -> None:
-        self.default = path is None
         self.path = default_store_path() if path is None else Path(path)
         self.lock_timeout = max(0.0, float(lock_timeout))
         self.readonly = readonly
@@ -236,7 +235,7 @@ class Store:
 
     def _check_path(self) -> None:
         directory = self.path.parent
-        if self.default and not self.readonly:
+        if not self.readonly:  # a scheduled job's first run must not fail on a missing /var/lib/cityscan
             try:
                 directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             except OSError as exc:

@@ -107,8 +107,14 @@ def test_default_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def test_missing_directory_and_readonly_missing_store(tmp_path: Path) -> None:
+    with Store(tmp_path / "new" / "scans.db") as store:  # a writer makes its directory, private
+        assert store.list() == []
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match="cannot create the store directory"):
+        Store(tmp_path / "file" / "scans.db").open()
     with pytest.raises(InputError, match="store directory does not exist"):
-        Store(tmp_path / "nope" / "scans.db").open()
+        Store(tmp_path / "nope" / "scans.db", readonly=True).open()
     with pytest.raises(InputError, match="no such store"):
         Store(tmp_path / "scans.db", readonly=True).open()
     assert not (tmp_path / "scans.db").exists()
