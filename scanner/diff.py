@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from .errors import InputError
 from .model import Destination, Device, Finding, ScanResult, severity_rank
-from .report.markdown_report import md
+from .report.markdown_report import md, md_code
 from .sanitize import terminal_safe as safe
 
 IDENTITY_FIELDS: tuple[str, ...] = ("vendor", "model", "firmware", "device_class")
@@ -347,8 +347,16 @@ def render_table(d: ScanDiff) -> str:
     return "\n".join(out) + "\n"
 
 
+def _markdown_header(d: ScanDiff) -> str:
+    """Times and targets as code spans: readable raw, and nothing in them can become markup."""
+    def when(ref: ScanRef) -> str:
+        return f"`{md_code(ref.started_at or '?')}`" + (" (partial)" if ref.partial else "")
+    return f"{when(d.old)} → {when(d.new)}, targets: `{md_code(', '.join(d.new.targets) or '-')}`"
+
+
 def render_markdown(d: ScanDiff) -> str:
-    out = ["## cityscan: changes since the previous scan", "", md(_header(d)), "", f"**Changes:** {md(_summary_line(d))}"]
+    out = ["## cityscan: changes since the previous scan", "", _markdown_header(d), "",
+           f"**Changes:** {md(_summary_line(d))}"]
     out += ["", *[f"> **Note:** {md(n)}" for n in d.notes]] if d.notes else []
     for title, headers, rows in _sections(d):
         out += ["", f"### {title} ({len(rows)})", "", "| " + " | ".join(headers) + " |",
