@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test bench record clean
+.PHONY: setup check demo test bench record clean
 
 # Debian packages: nmap (the scanner), iproute2 (the lab's namespaces), openssl (the lab's TLS
 # certificates), tcpdump (live capture), chromium (the HTML report's browser test).
@@ -24,7 +24,13 @@ setup: $(BIN)/cityscan
 demo: setup
 	$(SUDO) $(BIN)/cityscan demo
 
-test: setup
+# The import rules (lint-imports: pyproject's [tool.importlinter]) and the type checker run first:
+# a layer violation or a type error fails the build like a failing test.
+check: setup
+	cd $(CURDIR) && $(BIN)/lint-imports
+	$(BIN)/mypy scanner
+
+test: check
 	$(SUDO) $(BIN)/python -m pytest -q
 
 bench: setup

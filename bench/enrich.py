@@ -32,11 +32,11 @@ from typing import Any
 
 import responses
 
-from scanner import ipdata
-from scanner.flows import FlowSummary, read_flows, summarize
+from scanner.collect.flows import FlowSummary, read_flows, summarize
+from scanner.knowledge import ipdata
 from scanner.model import ScanInfo, ScanResult
-from scanner.online import RDAP_URL, Cache, OnlineLookups
-from scanner.resolve import resolve
+from scanner.pipeline import resolve
+from scanner.resolve.online import RDAP_URL, Cache, OnlineLookups
 
 RECORDS = 1_000_000
 NETWORKS = 400

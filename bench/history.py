@@ -16,9 +16,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from scanner.diff import diff, render_diff
-from scanner.model import Destination, Device, Evidence, Finding, Observation, ScanInfo, ScanResult, Service
-from scanner.store import Store
+from scanner.history.diff import diff
+from scanner.history.store import Store
+from scanner.model import (
+    Destination,
+    Device,
+    Evidence,
+    Finding,
+    Observation,
+    ScanInfo,
+    ScanResult,
+    Service,
+)
+from scanner.report.diff import render_diff
 
 VENDORS = [("Hikvision", "DS-2CD2386G2-IU", "camera", "V5.7.{}"), ("Axis", "P3245-LVE", "camera", "10.12.{}"),
            ("Dahua", "NVR5216-16P-4KS2E", "nvr", "4.001.0000000.{}"), ("Ubiquiti", "UAP-AC-PRO", "access-point", "6.5.{}"),

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from scanner.fingerprint_db import default_db
 from scanner.identify import identify_device, match_observations
+from scanner.knowledge.loader import default_db
 from scanner.model import Device, Observation
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "identify_corpus.yaml"

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scanner.discover import parse_nmap_xml
+from scanner.collect.nmap import parse_nmap_xml
 from scanner.identify import identify_device
 from scanner.lab import lab
 from scanner.lab.devices import load_devices
@@ -79,7 +79,7 @@ def main() -> None:
             elapsed, xml = run_nmap(state.scanner_ns, extra)
             rows.append((label, elapsed, *score(nmap_own_identification(xml))))
             devices, _, _ = parse_nmap_xml(xml)
-            via = {d.ip: (identify_device(d).vendor, d.model) for d in devices}
+            via = {d.ip: (i.vendor, i.model) for d in devices for i in [identify_device(d)]}
             rows.append((f"  {label} XML -> cityscan identify", elapsed, *score(via)))
     finally:
         lab.down(PREFIX)

@@ -18,33 +18,37 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from . import __version__
-from .config import FAIL_ON, ScanConfig, load_config
-from .errors import EXIT_CANNOT_RUN, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, CityscanError, InputError
-from .diff import DIFF_FORMATS, diff, has_new_at_or_above, render_diff
-from .evaluate import evaluate, gate
-from .fingerprint_check import check_db
-from .fingerprint_db import load_db
-from .flows import FORMATS as FLOW_FORMATS
-from .identify import identify, identify_device
-from .interrupt import ScanInterrupted, interruptible
-from .lab import lab as lab_mod
-from .lab.devices import load_devices
-from .model import ScanResult
-from .online import Cache, OnlineLookups, default_cache_path
-from .output import write_atomic
-from .pipeline import ScanRequest, run_scan
-from .policy import load_policy
-from .progress import Progress
-from .resolve import resolve
-from .resources import recorded_scan_path, sample_configs_dir
-from .report import EXTENSIONS, FORMATS, RenderOptions, render
-from .sanitize import terminal_safe
-from .scope import Scope, parse_network
-from .store import Store
-from .waivers import load_waivers
+from scanner import __version__
+from scanner.collect.flows import FORMATS as FLOW_FORMATS
+from scanner.collect.scope import Scope, parse_network
+from scanner.config import ScanConfig, load_config, online_lookups
+from scanner.errors import (
+    EXIT_CANNOT_RUN,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    EXIT_USAGE,
+    CityscanError,
+    InputError,
+)
+from scanner.history.diff import diff, has_new_at_or_above
+from scanner.history.results import load_result
+from scanner.history.store import Store
+from scanner.identify.selftest import check_db
+from scanner.judge.policy import load_policy
+from scanner.judge.waivers import load_waivers
+from scanner.knowledge.fingerprints import load_db
+from scanner.knowledge.paths import recorded_scan_path, sample_configs_dir
+from scanner.lab import lab as lab_mod
+from scanner.lab.devices import load_devices
+from scanner.model import FAIL_ON, ScanResult
+from scanner.model.text import terminal_safe
+from scanner.pipeline import ScanRequest, describe, identify, judge, resolve, run_scan
+from scanner.report import EXTENSIONS, FORMATS, RenderOptions, render
+from scanner.report.diff import DIFF_FORMATS, render_diff
+from scanner.runtime.interrupt import ScanInterrupted, interruptible
+from scanner.runtime.output import write_atomic
+from scanner.runtime.progress import Progress
 
-MAX_RESULT_BYTES = 512 * 1024 * 1024
 DEMO_CAPTURE_SECONDS = 15
 
 
@@ -144,7 +148,7 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
             raise
         with stop.deferred():  # a signal now would only tear the save or a report in half
             _keep(result, store, targets_out, options)
-    sys.exit(EXIT_FINDINGS if gate(result, threshold) else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if result.open_at_or_above(threshold) else EXIT_OK)
 
 
 def _keep(result: ScanResult, store: Store | None, plan: list[tuple[str, str | None]], options: RenderOptions) -> None:
@@ -239,11 +243,12 @@ def report(scan_file: str, policy_path: str | None, waivers_path: str | None, fm
             if not stored:
                 raise InputError("the stored scan names no policy; give --policy", scan_file)
             policy = load_policy(stored[0])
-        evaluate(result, policy, waivers)
+        judge(result, policy, waivers)
     threshold = fail_on or (policy.fail_on if policy_path and policy else None) or "high"
     targets_out = plan_outputs(fmts or ("table",), outputs, output_dir)
+    describe(result)  # an older stored result lacks the country names the reports show
     _emit(result, targets_out, RenderOptions(fail_on=threshold, csv_kind=csv_kind))
-    sys.exit(EXIT_FINDINGS if gate(result, threshold) else EXIT_OK)
+    sys.exit(EXIT_FINDINGS if result.open_at_or_above(threshold) else EXIT_OK)
 
 
 @cli.group()
@@ -297,10 +302,10 @@ def fingerprints_list(vendor: str | None) -> None:
 def fingerprints_explain(ip: str, scan_file: str) -> None:
     """Show why the device at IP was identified as it was: observations, matches, conflicts."""
     result = load_result(scan_file)
-    device = result.device(ip)
-    if device is None:
+    if result.device(ip) is None:
         raise InputError(f"no device {ip} in this scan", scan_file)
-    identify_device(device)
+    device = identify(result).device(ip)
+    assert device is not None
     click.echo(f"{ip}: vendor {terminal_safe(device.vendor or 'unknown')}, model "
                f"{terminal_safe(device.model or '-')}, firmware {terminal_safe(device.firmware or '-')}, "
                f"class {device.device_class}, confidence {device.confidence if device.confidence is not None else '-'}")
@@ -381,7 +386,7 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
                    err=True)
         replay = True
     if replay:
-        result = evaluate(resolve(identify(load_result(str(recorded_scan_path())))), load_policy(policy_ref))
+        result = judge(resolve(identify(load_result(str(recorded_scan_path())))), load_policy(policy_ref))
         _emit(result, plan_outputs((fmt,), (output,) if output else (), None), RenderOptions())
         sys.exit(EXIT_OK)
     state = lab_mod.up()
@@ -414,37 +419,11 @@ def _stored_pair(store: Store, old: str | None, new: str | None,
             store.load(int(new)) if new.isdigit() else load_result(new))
 
 
-def online_lookups(cfg: ScanConfig) -> OnlineLookups:
-    opts = cfg.lookups
-    cache = Cache.open(Path(opts.cache) if opts.cache else default_cache_path(), opts.cache_max_age_days * 86400)
-    return OnlineLookups(cache=cache, rdap=opts.rdap, dns=opts.dns, geolocation_url=opts.geolocation_url,
-                         timeout=opts.timeout, interval=opts.interval)
-
-
 def _resolve_self(argv: list[str]) -> list[str]:
     """``cityscan`` inside the namespace is this same installation, whatever PATH says there."""
     if argv and argv[0] == "cityscan":
         return [sys.executable, "-m", "scanner.cli", *argv[1:]]
     return argv
-
-
-def load_result(path: str) -> ScanResult:
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_RESULT_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path) from None
-    try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise InputError(f"not a cityscan JSON result: {getattr(exc, 'msg', exc)}", path, line) from None
-    if not isinstance(doc, dict) or doc.get("schema_version") != 1 or "devices" not in doc:
-        raise InputError("not a cityscan JSON result (schema_version 1)", path)
-    try:
-        return ScanResult.from_dict(doc)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise InputError(f"malformed cityscan JSON result: {exc}", path) from None
 
 
 def plan_outputs(fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None) -> list[tuple[str, str | None]]:

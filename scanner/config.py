@@ -9,29 +9,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import validate as v
-from .errors import InputError
-from .model import SEVERITIES
-from .yamlfile import Node, load, line_of
+from scanner.collect.timing import Timing
+from scanner.errors import InputError
+from scanner.knowledge import validate as v
+from scanner.knowledge.yamlfile import Node, line_of, load
+from scanner.model import FAIL_ON
+from scanner.report import FORMATS
+from scanner.resolve.online import Cache, OnlineLookups, default_cache_path
 
-FAIL_ON = (*SEVERITIES, "none")
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
             "offline", "flows", "nmap_xml", "lookups", "snmp_community")
 LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
-FORMATS = ("table", "json")
-
-
-@dataclass
-class Timing:
-    """nmap timing and probe bounds; defaults are gentle on fragile OT/IoT devices."""
-
-    template: int = 3
-    max_rate: int | None = None
-    host_timeout: int = 120
-    max_retries: int = 2
-    probe_timeout: float = 3.0
-    probe_workers: int = 16
 
 
 @dataclass
@@ -112,7 +101,7 @@ def load_config(path: str | Path) -> ScanConfig:
     for index, item in enumerate(outputs):
         item = v.mapping(item, outputs, index, "config.outputs item")
         v.check_keys(item, ("format", "path"), "config.outputs item", required=("format",))
-        fmt = v.choice(item, "format", FORMATS, "config.outputs")
+        fmt = v.choice(item, "format", tuple(sorted(FORMATS)), "config.outputs")
         out_path = v.typed(item, "path", str, "config.outputs")
         cfg.outputs.append(Output(fmt or "table", _path(base, out_path) if out_path else None))
     return cfg
@@ -161,3 +150,11 @@ def _valid_ports(spec: str) -> bool:
         if len(bounds) > 2 or not all(b.isdigit() and 0 < int(b) < 65536 for b in bounds):
             return False
     return True
+
+
+def online_lookups(cfg: ScanConfig) -> OnlineLookups:
+    """The opt-in look-ups (``--online``) as the config's ``lookups`` section sets them up."""
+    opts = cfg.lookups
+    cache = Cache.open(Path(opts.cache) if opts.cache else default_cache_path(), opts.cache_max_age_days * 86400)
+    return OnlineLookups(cache=cache, rdap=opts.rdap, dns=opts.dns, geolocation_url=opts.geolocation_url,
+                         timeout=opts.timeout, interval=opts.interval)

@@ -1,36 +1,39 @@
-"""The scan pipeline: discover -> probe -> identify -> resolve -> evaluate.
+"""The scan pipeline: collect -> identify -> resolve -> judge. Orchestration only.
 
-Each stage is a plain function over the model; this module only chains them for one scan
-request. The CLI builds the request; library users can call the stages one by one.
+Each stage is a function that reads model objects and returns values; this module is the one
+place that writes those values into the :class:`~scanner.model.ScanResult`. The CLI builds a
+:class:`ScanRequest`; library users can call :func:`identify`, :func:`resolve` and :func:`judge`
+on a stored result, or the stages themselves.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 
-from . import __version__
-from .config import Timing
-from .discover import import_nmap_xml, merge_devices, scan_live
-from .errors import CityscanError, InputError
-from .evaluate import evaluate
-from .flows import FlowSummary, ReadStats, capture, read_flows, summarize
-from .flows.live import STOP_GRACE, check_capture
-from .identify import identify
-from .interrupt import ScanInterrupted, deferred
-from .model import ScanError, ScanInfo, ScanResult
-from .policy import Policy
-from .online import OnlineLookups
-from .probes import ProbeOptions, probe
-from .progress import Progress
-from .resolve import resolve
-from .scope import Network, Scope
-from .waivers import Waiver
+from scanner import __version__
+from scanner.collect.capture import CaptureOutcome, LiveCapture
+from scanner.collect.flows import read_flows, summarize
+from scanner.collect.flows.live import STOP_GRACE
+from scanner.collect.nmap import import_nmap_xml, merge_devices, scan_live
+from scanner.collect.probes import ProbeOptions, in_scope, probe
+from scanner.collect.scope import Network, Scope
+from scanner.collect.timing import Timing
+from scanner.errors import InputError
+from scanner.identify import identify as identify_stage
+from scanner.judge.evaluate import evaluate
+from scanner.judge.policy import Policy
+from scanner.judge.waivers import Waiver
+from scanner.knowledge.loader import datasets
+from scanner.model import ScanError, ScanInfo, ScanResult
+from scanner.model.flows import FlowSummary
+from scanner.resolve import describe_countries
+from scanner.resolve import resolve as resolve_stage
+from scanner.resolve.online import OnlineLookups
+from scanner.runtime.interrupt import ScanInterrupted, deferred
+from scanner.runtime.progress import Progress
 
 
 @dataclass
@@ -84,69 +87,45 @@ def flow_summary(paths: list[str], fmt: str | None = None, summary: FlowSummary 
     return summary
 
 
-class _Capture:
-    """A live capture that runs beside discovery and probing, so it adds no time when they are longer."""
+# --- the stages, applied to a result -----------------------------------------------------------
 
-    def __init__(self, request: ScanRequest) -> None:
-        self.request = request
-        check_capture(request.capture_iface or "", request.capture_seconds)
-        self.failure: BaseException | None = None
-        self.stop = threading.Event()
-        # Set by the thread when tcpdump is gone. Thread.join()/is_alive() are not used: a signal
-        # that interrupts join() can leave is_alive() False while the thread still runs.
-        self.done = threading.Event()
-        self.consumed = False
-        handle, self.path = tempfile.mkstemp(prefix="cityscan-capture-", suffix=".pcap")
-        os.close(handle)
-        self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
-        self.thread.start()
+def identify(result: ScanResult) -> ScanResult:
+    """Identify every device of ``result`` (again), in place."""
+    identities = identify_stage(result.devices)
+    for device in result.devices:
+        device.apply_identity(identities[device.ip])
+    return result
 
-    def _run(self) -> None:
-        try:
-            capture(self.request.capture_iface or "", self.request.capture_seconds, self.path,
-                    own_addresses=True, stop=self.stop)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread in finish()
-            self.failure = exc
-        finally:
-            self.done.set()
 
-    def finish(self, result: ScanResult, summary: FlowSummary | None, wait: float | None = None) -> FlowSummary | None:
-        """Wait for the capture's time to run out (or ``wait`` seconds), then read it like any other pcap.
+def resolve(result: ScanResult, summary: FlowSummary | None = None, online: OnlineLookups | None = None) -> ScanResult:
+    """Find and enrich the destinations of ``result``'s devices, in place."""
+    found = resolve_stage(result, summary, online)
+    result.devices.extend(found.new_devices)
+    result.destinations = found.destinations
+    result.countries = found.countries
+    result.errors.extend(found.errors)
+    return result
 
-        A stop signal while waiting leaves the file in place, so the clean-up can still read it.
-        """
-        if self.consumed:  # already read (a stop signal came later, during the offline stages)
-            return summary
-        deadline = None if wait is None else time.monotonic() + wait
-        while not self.done.wait(0.2) and (deadline is None or time.monotonic() < deadline):
-            pass  # short waits: a stop signal must not wait for the capture
-        iface = self.request.capture_iface
-        try:
-            if not self.done.is_set():
-                result.errors.append(ScanError("capture", "tcpdump did not stop in time; its capture is left out", iface))
-                return summary
-            if self.failure is not None and not isinstance(self.failure, CityscanError):
-                raise self.failure
-            if self.failure is not None:  # the scan's own results still count
-                result.errors.append(ScanError("capture", str(self.failure), iface))
-                return summary
-            stats = ReadStats()
-            try:
-                summary = summarize(read_flows(self.path, "pcap", stats=stats), summary)
-            except CityscanError as exc:  # our own file, cut short by a stop: keep what the scan found
-                result.errors.append(ScanError("capture", f"capture could not be read: {exc}", iface))
-            result.scan.inputs.append({"kind": "capture", "interface": iface or "",
-                                       "seconds": str(self.request.capture_seconds), "packets": str(stats.units)})
-            self.consumed = True
-            return summary
-        finally:
-            self.discard()
 
-    def discard(self) -> None:
-        self.stop.set()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+def judge(result: ScanResult, policy: Policy, waivers: list[Waiver] | None = None) -> ScanResult:
+    """Judge ``result`` by ``policy`` (replacing an earlier judgement), in place."""
+    verdict = evaluate(result, policy, waivers)
+    result.findings = verdict.findings
+    result.scan.policy = verdict.policy
+    result.waivers = verdict.waivers
+    result.rules = verdict.rules
+    return result
 
+
+def describe(result: ScanResult) -> ScanResult:
+    """Add what reports need and an older stored result lacks: the countries it names."""
+    codes = {c for d in result.destinations for c in [d.country, *d.jurisdictions] if c}
+    if codes - result.countries.keys():
+        result.countries = {**describe_countries(codes), **result.countries}
+    return result
+
+
+# --- one scan ------------------------------------------------------------------------------------
 
 def _collect(request: ScanRequest, result: ScanResult) -> None:
     """Discovery and probes: the stages that touch the network, and the ones a stop signal cuts short."""
@@ -165,18 +144,35 @@ def _collect(request: ScanRequest, result: ScanResult) -> None:
         result.scan.inputs.append({"kind": "nmap-live", "targets": ", ".join(map(str, request.targets))})
         if request.progress:
             request.progress.update(hosts_found=len(result.devices))
-        probe(result, request.scope, ProbeOptions(timing=request.timing, snmp_community=request.snmp_community),
-              progress=request.progress)
+        targets, skipped = in_scope(result.devices, request.scope)
+        result.errors.extend(skipped)
+        if targets:
+            started = time.monotonic()
+            options = ProbeOptions(timing=request.timing, snmp_community=request.snmp_community)
+            for device, observations, errors in probe(targets, options, progress=request.progress):
+                known = {(o.field, o.value, o.port, o.path) for o in device.observations}
+                device.observations.extend(o for o in observations if (o.field, o.value, o.port, o.path) not in known)
+                result.errors.extend(errors)
+            result.scan.inputs.append({"kind": "probes", "devices": str(len(targets)),
+                                       "seconds": f"{time.monotonic() - started:.1f}"})
+
+
+def _captured(result: ScanResult, outcome: CaptureOutcome) -> FlowSummary | None:
+    result.errors.extend(outcome.errors)
+    if outcome.input is not None:
+        result.scan.inputs.append(outcome.input)
+    return outcome.summary
 
 
 def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | None, online: bool = True) -> None:
-    """The offline stages: identify, resolve, evaluate. Fast, so a partial scan gets them too."""
+    """The offline stages: identify, resolve, judge. Fast, so a partial scan gets them too."""
     identify(result)
     if request.progress:
         request.progress.update(identified=sum(1 for d in result.devices if d.vendor))
     resolve(result, summary, None if request.offline or not online else request.online)
     if request.policy is not None:
-        evaluate(result, request.policy, request.waivers)
+        judge(result, request.policy, request.waivers)
+    result.scan.data = [d.to_dict() for d in datasets()]
     result.scan.finished_at = now_iso()
 
 
@@ -190,19 +186,19 @@ def run_scan(request: ScanRequest) -> ScanResult:
     result = new_result(request)
     summary = flow_summary(request.flows, request.flows_format)
     result.scan.inputs.extend({"kind": "flows", "path": p} for p in request.flows)
-    live = _Capture(request) if request.capture_iface else None
+    live = LiveCapture(request.capture_iface, request.capture_seconds) if request.capture_iface else None
     try:
         _collect(request, result)
         if live is not None:
             if request.progress:
                 request.progress.update(capturing=f"until {request.capture_seconds} s after the start")
-            summary = live.finish(result, summary)
+            summary = _captured(result, live.finish(summary))
         _finish(request, result, summary)  # online look-ups can take a while: a stop here keeps the scan too
     except ScanInterrupted as stop:
         with deferred():  # a second signal cannot cut the clean-up short
             if live is not None:  # what was captured up to the signal is data like the rest
                 live.stop.set()
-                summary = live.finish(result, summary, wait=STOP_GRACE + 2)  # tcpdump is killed by then
+                summary = _captured(result, live.finish(summary, wait=STOP_GRACE + 2))  # tcpdump is killed by then
             result.scan.partial = True
             result.errors.append(ScanError("scan", f"{stop}: partial result, stages after the signal were cut short"))
             _finish(request, result, summary, online=False)

@@ -6,7 +6,7 @@ NRO; https://github.com/sapics/ip-location-db). Update procedure:
     cd /tmp && npm pack @ip-location-db/asn && tar xzf ip-location-db-asn-*.tgz
     python scripts/build_asn_table.py /tmp/package scanner/data
 
-It writes scanner/data/asn-v4.bin.gz, asn-v6.bin.gz (sorted inclusive ranges + ASN, packed) and
+It writes scanner/knowledge/data/asn-v4.bin.gz, asn-v6.bin.gz (sorted inclusive ranges + ASN, packed) and
 asn-names.tsv.gz (ASN -> AS organisation), plus asn-source.txt recording version and date.
 """
 

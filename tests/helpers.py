@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.model import Destination, Device, Observation, ScanInfo, ScanResult, Service
-from scanner.policy import Policy, load_policy
+from scanner.judge.policy import Policy, load_policy
+from scanner.model import (
+    Destination,
+    Device,
+    Observation,
+    ScanInfo,
+    ScanResult,
+    Service,
+)
 
 # Real device responses, each taken from the fingerprint database's cited examples.
 HIKVISION_DEVICEINFO = (

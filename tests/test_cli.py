@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from conftest import DATA
 
-from scanner.resources import schema_path
+from scanner.knowledge.paths import schema_path
 
 LAB_XML = str(DATA / "lab-nmap.xml")
 BASELINE = "eu-gdpr-baseline"
@@ -52,7 +52,7 @@ def test_waived_findings_stay_but_do_not_fail(cli, tmp_path: Path) -> None:  # t
     waivers = tmp_path / "waivers.yaml"
     lines = ["waivers:"]
     for ip in ("198.51.100.11", "198.51.100.12", "198.51.100.13", "198.51.100.34"):
-        lines += [f"  - rule: banned-vendor", f"    device: {ip}", "    justification: replacement ordered",
+        lines += ["  - rule: banned-vendor", f"    device: {ip}", "    justification: replacement ordered",
                   "    approver: CISO", "    expires: 2999-01-01"]
     lines += ["  - rule: banned-vendor", "    device: 198.51.100.99", "    justification: old camera",
               "    approver: CISO", "    expires: 2999-01-01",

@@ -8,15 +8,15 @@ from conftest import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scanner.collect.nmap import parse_nmap_xml
+from scanner.collect.probes.http import parse_response
+from scanner.collect.probes.net import ProbeFailed
+from scanner.collect.probes.protocols import parse_xml, xml_fields
 from scanner.config import load_config
-from scanner.discover import parse_nmap_xml
 from scanner.errors import InputError
-from scanner.policy import load_policy
-from scanner.probes.http import parse_response
-from scanner.probes.net import ProbeFailed
-from scanner.probes.protocols import parse_xml, xml_fields
-from scanner.waivers import load_waivers
-from scanner.yamlfile import loads
+from scanner.judge.policy import load_policy
+from scanner.judge.waivers import load_waivers
+from scanner.knowledge.yamlfile import loads
 
 LAB_XML = (DATA / "lab-nmap.xml").read_bytes()
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -20,6 +20,8 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
+from scanner.lab.emulator import closing
+
 DNS_IP = "203.0.113.53"
 CLOUD_PORTS = (80, 443, 1883, 8883)
 
@@ -47,12 +49,8 @@ class _DnsProtocol(asyncio.DatagramProtocol):
 
 
 async def _accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
+    async with closing(writer):
         await asyncio.wait_for(reader.read(4096), timeout=5)
-    except (asyncio.TimeoutError, ConnectionError):
-        pass
-    finally:
-        writer.close()
 
 
 async def serve(zone: dict[str, str]) -> None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import validate as v
-from ..errors import InputError
-from ..resources import lab_devices_dir
-from ..yamlfile import load
+from scanner.errors import InputError
+from scanner.knowledge import validate as v
+from scanner.knowledge.paths import lab_devices_dir
+from scanner.knowledge.yamlfile import load
 
 KINDS = ("http", "https", "rtsp", "banner", "snmp", "ssdp", "silent")
 BEHAVIOURS = ("stall", "drip", "endless", "huge-headers", "malformed")

@@ -7,21 +7,34 @@ does this). It answers only what the definition says, byte for byte.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import signal
 import ssl
 import sys
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from .. import snmp
-from .devices import DeviceSpec, load_device
+from scanner.collect.probes import snmp
+from scanner.lab.devices import DeviceSpec, load_device
 
 REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 401: "Unauthorized", 403: "Forbidden",
            404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error", 501: "Not Implemented"}
 MAX_HEAD = 16384
 MAX_BODY = 65536
+
+
+@contextlib.asynccontextmanager
+async def closing(writer: asyncio.StreamWriter) -> AsyncIterator[None]:
+    """A connection's handler ends quietly when the client goes away or is too slow; the socket closes."""
+    try:
+        yield
+    except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
 
 
 def _body_bytes(body: Any) -> bytes:
@@ -77,7 +90,7 @@ def _http_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
     behaviour = svc.get("behaviour")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        async with closing(writer):
             head = await _read_head(reader)
             lines = head.decode("latin-1").split("\r\n")
             parts = lines[0].split(" ") if lines and lines[0] else []
@@ -104,17 +117,13 @@ def _http_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
             out += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
             payload = "\r\n".join(out).encode("latin-1", "replace") + (b"" if method.upper() == "HEAD" else body)
             await _misbehave(behaviour, writer, payload)
-        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
 
     return handle
 
 
 def _rtsp_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        async with closing(writer):
             while True:
                 head = await _read_head(reader)
                 if not head:
@@ -137,10 +146,6 @@ def _rtsp_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
                 reason = REASONS.get(status, "Status")
                 answer = f"RTSP/1.0 {status} {reason}\r\n" + "\r\n".join(headers) + "\r\n\r\n"
                 await _misbehave(svc.get("behaviour"), writer, answer.encode("latin-1"))
-        except (asyncio.TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
     return handle
 
@@ -150,25 +155,17 @@ def _banner_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
     behaviour = svc.get("behaviour")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        async with closing(writer):
             await _misbehave(behaviour, writer, banner)
             await asyncio.wait_for(reader.read(1024), timeout=10)
-        except (asyncio.TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
     return handle
 
 
 def _silent_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
+        async with closing(writer):
             await asyncio.wait_for(reader.read(1024), timeout=30)
-        except (asyncio.TimeoutError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
     return handle
 

@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import CannotRunError, InputError
-from ..fingerprint_db import default_db
-from . import netns
-from .cloud import DNS_IP
-from .devices import DeviceSpec, load_devices
+from scanner.errors import CannotRunError, InputError
+from scanner.knowledge.loader import default_db
+from scanner.lab import netns
+from scanner.lab.cloud import DNS_IP
+from scanner.lab.devices import DeviceSpec, load_devices
 
 DEFAULT_PREFIX = "cslab"
 SCANNER_IP = "198.51.100.2"

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 
-from ..errors import CannotRunError
+from scanner.errors import CannotRunError
 
 PREFIX_MAX = 6  # interface/namespace names stay short and unique
 

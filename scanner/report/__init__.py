@@ -5,8 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..model import ScanResult
-from . import csv_report, html_report, json_report, junit, markdown_report, sarif, table
+from scanner.model import ScanResult
+from scanner.report import (
+    csv_report,
+    html_report,
+    json_report,
+    junit,
+    markdown_report,
+    sarif,
+    table,
+)
 
 
 @dataclass(frozen=True)

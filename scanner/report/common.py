@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import CityscanError
-from ..model import SEVERITIES, Device, Finding, ScanResult, severity_rank
-from ..policy import load_policy
+from scanner.model import SEVERITIES, Device, Finding, ScanResult
 
 SEVERITIES_DESC: tuple[str, ...] = tuple(reversed(SEVERITIES))
 
@@ -47,11 +46,6 @@ def open_counts(result: ScanResult) -> Counter[str]:
     return Counter(f.severity for f in result.findings if not f.waived)
 
 
-def at_or_above(finding: Finding, fail_on: str) -> bool:
-    """True when ``finding`` meets the CI threshold (``none`` never does), like ``evaluate.gate``."""
-    return fail_on != "none" and severity_rank(finding.severity) >= severity_rank(fail_on)
-
-
 def web_url(url: str | None) -> str | None:
     """``url`` if it is an http(s) link, else None: a tampered result cannot smuggle javascript: links."""
     if not url:
@@ -81,17 +75,45 @@ def policy_name(result: ScanResult) -> str:
 
 
 def evaluated_rules(result: ScanResult) -> list[str]:
-    """Rules the scan was judged by: those with findings, plus the policy's enabled rules when the
-    policy file named in the result is still there unchanged (same sha256), so that a rule that
-    passed everywhere still shows as checked. A result from elsewhere falls back to the first set."""
-    rules = {f.rule for f in result.findings}
-    policy = result.scan.policy or {}
-    files = policy.get("files") or []
-    if files and policy.get("sha256"):
-        try:
-            loaded = load_policy(str(files[0]))
-        except (CityscanError, OSError, ValueError):
-            loaded = None
-        if loaded is not None and loaded.sha256 == policy["sha256"]:
-            rules.update(r.id for r in loaded.enabled_rules())
-    return sorted(rules)
+    """Rules the scan was judged by: every rule the judgement recorded, plus those with findings
+    (a result from an older version recorded only its findings)."""
+    return sorted({f.rule for f in result.findings} | {str(r.get("id")) for r in result.rules if r.get("id")})
+
+
+def rule_info(result: ScanResult, rule_id: str) -> dict[str, Any]:
+    """What the judgement recorded about a rule: title, severity, summary, references."""
+    return next((r for r in result.rules if r.get("id") == rule_id), {})
+
+
+def rule_title(result: ScanResult, rule_id: str) -> str:
+    found = next((f.title for f in result.findings if f.rule == rule_id), None)
+    return found or str(rule_info(result, rule_id).get("title") or rule_id)
+
+
+def rule_summary(result: ScanResult, rule_id: str) -> str:
+    """The one sentence a report prints for why a rule matters ('' when the result has none)."""
+    return str(rule_info(result, rule_id).get("summary") or "")
+
+
+def country_name(result: ScanResult, code: str | None) -> str:
+    """The English short name the resolve stage recorded, else the code itself."""
+    if not code:
+        return "an unknown country"
+    return str((result.countries.get(code.upper()) or {}).get("name") or code.upper())
+
+
+def outside_eea(result: ScanResult, code: str | None) -> bool:
+    """True only when the result records ``code`` as a country outside the EEA."""
+    return bool(code) and (result.countries.get(str(code).upper()) or {}).get("eea") is False
+
+
+def country_kind(result: ScanResult, code: str | None) -> str:
+    """eea, adequate, partial (e.g. US: certified recipients only), outside or unknown: the GDPR
+    question for data that goes to ``code``, as the result records it."""
+    info = result.countries.get((code or "").upper())
+    if not info:
+        return "unknown"
+    if info.get("eea"):
+        return "eea"
+    adequacy = info.get("adequacy")
+    return "adequate" if adequacy == "full" else "partial" if adequacy else "outside"

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from ..model import ScanResult
-from ..sanitize import utf8_safe
-from .common import device_index, device_name
+from scanner.model import ScanResult
+from scanner.model.text import utf8_safe
+from scanner.report.common import device_index, device_name
 
 KINDS: tuple[str, ...] = ("findings", "devices", "destinations")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ..jurisdiction import load_jurisdiction
-from ..model import Device, Finding, ScanResult, severity_rank
-from ..rules import RULES
-from .common import device_index, device_name, evaluated_rules, waiver_text
-from .html_text import h, link
+from scanner.model import Device, Finding, ScanResult, severity_rank
+from scanner.report.common import (
+    device_index,
+    device_name,
+    evaluated_rules,
+    rule_summary,
+    rule_title,
+    waiver_text,
+)
+from scanner.report.html_text import h, link
 
 MAX_EVIDENCE = 6
 
@@ -38,7 +43,7 @@ def _rules_table(result: ScanResult) -> str:
     for rule_id in sorted(evaluated_rules(result), key=order):
         items = by_rule[rule_id]
         sev = max((f.severity for f in items), key=severity_rank) if items else ""
-        title = items[0].title if items else (RULES[rule_id].title if rule_id in RULES else rule_id)
+        title = rule_title(result, rule_id)
         opened = sum(1 for f in items if not f.waived)
         status = (pill(sev) if opened else '<span class="muted">all waived</span>' if items
                   else '<span class="muted">passed</span>')
@@ -86,7 +91,6 @@ def render_findings(result: ScanResult) -> str:
     if not result.findings:
         return rules + "<p>No findings: no device broke a rule of this policy.</p>"
     index = device_index(result)
-    summaries = load_jurisdiction().summaries
     grouped: dict[str, dict[str, list[Finding]]] = defaultdict(lambda: defaultdict(list))
     for f in result.findings:
         grouped[f.severity][f.rule].append(f)
@@ -94,6 +98,6 @@ def render_findings(result: ScanResult) -> str:
     for sev in sorted(grouped, key=severity_rank, reverse=True):
         total = sum(len(v) for v in grouped[sev].values())
         out.append(f'<h3>{h(sev.capitalize())} <span class="muted">({total})</span></h3>')
-        out += [_rule_block(rule_id, items, index, summaries.get(rule_id, ""))
+        out += [_rule_block(rule_id, items, index, rule_summary(result, rule_id))
                 for rule_id, items in sorted(grouped[sev].items())]
     return "".join(out)

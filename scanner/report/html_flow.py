@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..jurisdiction import Jurisdiction, load_jurisdiction
-from ..model import Destination, Device, ScanResult
-from .common import device_name
-from .html_text import h
+from scanner.model import Destination, Device, ScanResult
+from scanner.report.common import country_kind, country_name, device_name
+from scanner.report.html_text import h
 
 WIDTH = 1000
 ROW = 56
@@ -42,24 +41,11 @@ class Node:
     y: float = 0.0
 
 
-def country_kind(code: str, law: Jurisdiction) -> str:
-    """eea, adequate, partial (e.g. US: certified recipients only), outside or unknown: the GDPR
-    question for data that goes to ``code``."""
-    if code == UNKNOWN:
-        return "unknown"
-    if law.in_eea(code):
-        return "eea"
-    if law.adequate(code, full_only=True):
-        return "adequate"
-    return "partial" if law.adequate(code) else "outside"
-
-
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _build(dests: list[Destination], devices: dict[str, Device], law: Jurisdiction
-           ) -> tuple[list[Node], list[Node], list[Node], dict[tuple[str, str], int], dict[tuple[str, str], str]]:
+def _build(result: ScanResult, dests: list[Destination], devices: dict[str, Device]) -> tuple[list[Node], list[Node], list[Node], dict[tuple[str, str], int], dict[tuple[str, str], str]]:
     dev_nodes: dict[str, Node] = {}
     comp_nodes: dict[str, Node] = {}
     country_nodes: dict[str, Node] = {}
@@ -83,9 +69,9 @@ def _build(dests: list[Destination], devices: dict[str, Device], law: Jurisdicti
             if law_edges.get((company, code)) != "located":
                 law_edges[(company, code)] = how
             if code not in country_nodes:
-                kind = country_kind(code, law)
+                kind = country_kind(result, code)
                 fill, stroke, _, note = KIND_STYLE[kind]
-                name = "Unknown location" if code == UNKNOWN else f"{law.name(code)} ({code})"
+                name = "Unknown location" if code == UNKNOWN else f"{country_name(result, code)} ({code})"
                 country_nodes[code] = Node(code, name, note, fill, stroke)
     return list(dev_nodes.values()), list(comp_nodes.values()), list(country_nodes.values()), dev_edges, law_edges
 
@@ -124,21 +110,19 @@ def _curve(x1: float, y1: float, x2: float, y2: float, style: str) -> str:
 
 def kinds_used(result: ScanResult) -> list[str]:
     """The country kinds the picture shows, for its legend."""
-    law = load_jurisdiction()
     codes = {c.upper() for d in result.destinations for c in d.jurisdictions}
     codes |= {(d.country or UNKNOWN).upper() for d in result.destinations if d.country or not d.jurisdictions}
-    return [k for k in KIND_STYLE if k in {country_kind(c, law) for c in codes}]
+    return [k for k in KIND_STYLE if k in {country_kind(result, c) for c in codes}]
 
 
 def render_flow(result: ScanResult) -> str:
     """The SVG (empty string when the result has no destinations)."""
-    law = load_jurisdiction()
     devices = {d.ip: d for d in result.devices}
     shown_ips = list(dict.fromkeys(d.device_ip for d in result.destinations))[:MAX_DEVICES]
     dests = [d for d in result.destinations if d.device_ip in set(shown_ips)]
     if not dests:
         return ""
-    dev_nodes, comp_nodes, country_nodes, dev_edges, law_edges = _build(dests, devices, law)
+    dev_nodes, comp_nodes, country_nodes, dev_edges, law_edges = _build(result, dests, devices)
     rows = max(len(dev_nodes), len(comp_nodes), len(country_nodes))
     height = TOP + rows * ROW + 8
     _place(dev_nodes, height)

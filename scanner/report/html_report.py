@@ -11,13 +11,18 @@ import datetime as dt
 from collections import Counter, defaultdict
 from typing import Any
 
-from ..jurisdiction import load_jurisdiction
-from ..model import ScanResult, severity_rank
-from .common import SEVERITIES_DESC, open_counts, policy_name
-from .html_findings import pill, plural, render_findings
-from .html_flow import KIND_STYLE, kinds_used, render_flow
-from .html_style import CSS
-from .html_text import h
+from scanner.model import ScanResult, severity_rank
+from scanner.report.common import (
+    SEVERITIES_DESC,
+    country_name,
+    open_counts,
+    outside_eea,
+    policy_name,
+)
+from scanner.report.html_findings import pill, plural, render_findings
+from scanner.report.html_flow import KIND_STYLE, kinds_used, render_flow
+from scanner.report.html_style import CSS
+from scanner.report.html_text import h
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 SOURCE_NAMES = {"fingerprint": "vendor endpoint", "flows": "traffic", "ownership": "ownership table",
@@ -52,14 +57,13 @@ def _in_short(result: ScanResult) -> str:
         titles = sorted({_lower_first(f.title) for f in result.findings if not f.waived and f.severity == worst})
         parts.append(f"{counts[worst]} {worst}-severity {plural(counts[worst], 'finding')} need action first: "
                      f"{'; '.join(titles)}.")
-    law = load_jurisdiction()
-    abroad = [d for d in result.destinations if any(c and not law.in_eea(c) for c in [d.country, *d.jurisdictions])]
+    abroad = [d for d in result.destinations if any(outside_eea(result, c) for c in [d.country, *d.jurisdictions])]
     if abroad:
-        codes = sorted({c for d in abroad for c in [d.country, *d.jurisdictions] if c and not law.in_eea(c)},
-                       key=law.name)
+        codes = sorted({c for d in abroad for c in [d.country, *d.jurisdictions] if outside_eea(result, c)},
+                       key=lambda c: country_name(result, c))
         devices = len({d.device_ip for d in abroad})
         parts.append(f"Data from {devices} {plural(devices, 'device')} goes to servers or companies under the law "
-                     f"of countries outside the EEA: {', '.join(law.name(c) for c in codes)}.")
+                     f"of countries outside the EEA: {', '.join(country_name(result, c) for c in codes)}.")
     return '<p class="lead">' + h(" ".join(parts)) + "</p>"
 
 
@@ -151,14 +155,13 @@ def _flow(result: ScanResult) -> str:
         return ("<p>No data destinations were found in this scan: no traffic was recorded and no identified "
                 "device has a known vendor cloud endpoint. Where the devices send data cannot be judged from "
                 "this scan alone.</p>")
-    law = load_jurisdiction()
     rows = []
     for d in result.destinations:
         where = (d.host or d.ip or "?") + (f" ({d.ip})" if d.host and d.ip else "") + (f":{d.port}" if d.port else "")
         owner = (d.company or d.network_owner or "unknown") + (
             f" (part of {d.parent_company})" if d.parent_company and d.parent_company != d.company else "")
-        located = f"{law.name(d.country)} ({d.country})" if d.country else "unknown"
-        reach = ", ".join(f"{law.name(c)} ({c})" for c in d.jurisdictions) or "–"
+        located = f"{country_name(result, d.country)} ({d.country})" if d.country else "unknown"
+        reach = ", ".join(f"{country_name(result, c)} ({c})" for c in d.jurisdictions) or "–"
         found_by = ", ".join(SOURCE_NAMES.get(s, s) for s in d.sources) or "–"
         rows.append(f'<tr><td class="mono nowrap">{h(d.device_ip)}</td>'
                     f'<td class="mono{" nowrap" if len(where) <= 34 else ""}">{h(where)}</td><td>{h(owner)}</td>'

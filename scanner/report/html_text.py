@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
-from ..sanitize import terminal_safe
-from .common import web_url, xml_legal
+from scanner.model.text import terminal_safe
+from scanner.report.common import web_url, xml_legal
 
 
 def h(value: object, limit: int = 4000) -> str:

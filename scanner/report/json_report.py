@@ -1,10 +1,10 @@
-"""The JSON result: the machine-readable contract (``scanner/schema/scan-result.schema.json``)."""
+"""The JSON result: the machine-readable contract (``scanner/model/scan-result.schema.json``)."""
 
 from __future__ import annotations
 
 import json
 
-from ..model import ScanResult
+from scanner.model import ScanResult
 
 
 def render(result: ScanResult) -> str:

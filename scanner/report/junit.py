@@ -13,9 +13,16 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from ..model import Finding, ScanError, ScanResult
-from ..sanitize import terminal_safe
-from .common import at_or_above, device_index, device_label, evaluated_rules, policy_name, waiver_text, xml_legal
+from scanner.model import Finding, ScanError, ScanResult, at_or_above
+from scanner.model.text import terminal_safe
+from scanner.report.common import (
+    device_index,
+    device_label,
+    evaluated_rules,
+    policy_name,
+    waiver_text,
+    xml_legal,
+)
 
 ERRORS_CLASS = "cityscan.scan-errors"
 
@@ -43,7 +50,7 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
 
 def _judge(case: ET.Element, findings: list[Finding], fail_on: str) -> str:
     """Fill one test case; return its outcome (passed, failure or skipped)."""
-    failing = [f for f in findings if not f.waived and at_or_above(f, fail_on)]
+    failing = [f for f in findings if not f.waived and at_or_above(f.severity, fail_on)]
     if failing:
         head = f"{len(failing)} finding(s) at or above {fail_on}: {failing[0].message}"
         node = ET.SubElement(case, "failure", {"type": failing[0].severity, "message": attr(head)})

@@ -11,10 +11,18 @@ import re
 from collections import defaultdict
 from urllib.parse import quote
 
-from ..model import Finding, ScanResult, severity_rank
-from ..sanitize import terminal_safe
-from .common import (SEVERITIES_DESC, device_index, device_label, open_counts, policy_name, waiver_text, web_url,
-                     xml_legal)
+from scanner.model import Finding, ScanResult, severity_rank
+from scanner.model.text import terminal_safe
+from scanner.report.common import (
+    SEVERITIES_DESC,
+    device_index,
+    device_label,
+    open_counts,
+    policy_name,
+    waiver_text,
+    web_url,
+    xml_legal,
+)
 
 # CommonMark lets a backslash escape any ASCII punctuation; these are the ones that start markup
 # mid-line: emphasis, code, links, images, table cells, math, autolinks (``:`` ``@``), and GitLab

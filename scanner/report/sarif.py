@@ -14,12 +14,17 @@ from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 from urllib.parse import quote
 
-from .. import __version__
-from ..jurisdiction import load_jurisdiction
-from ..model import Finding, Reference, ScanResult, severity_rank
-from ..sanitize import terminal_safe
-from .common import device_index, device_label, waiver_text, web_url, xml_legal
-from .markdown_report import md, md_url
+from scanner.model import Finding, Reference, ScanResult, severity_rank
+from scanner.model.text import terminal_safe
+from scanner.report.common import (
+    device_index,
+    device_label,
+    rule_summary,
+    waiver_text,
+    web_url,
+    xml_legal,
+)
+from scanner.report.markdown_report import md, md_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/cityscan/cityscan"
@@ -53,10 +58,10 @@ def _references(findings: list[Finding]) -> list[Reference]:
     return list(seen.values())
 
 
-def _rule(rule_id: str, findings: list[Finding]) -> dict[str, Any]:
+def _rule(result: ScanResult, rule_id: str, findings: list[Finding]) -> dict[str, Any]:
     worst = max((f.severity for f in findings), key=severity_rank)
     refs = _references(findings)
-    summary = load_jurisdiction().summaries.get(rule_id) or findings[0].title
+    summary = rule_summary(result, rule_id) or findings[0].title
     text = plain(summary) + ("\n\nLegal references:\n" + "\n".join(f"- {plain(r.title)}: {plain(r.url)}" for r in refs)
                              if refs else "")
     markdown = md(summary, 4000) + ("\n\n**Legal references**\n\n" + "\n".join(
@@ -119,10 +124,10 @@ def build(result: ScanResult) -> dict[str, Any]:
     for f in result.findings:
         by_rule.setdefault(f.rule, []).append(f)
     rule_ids = sorted(by_rule)
-    rules = [_rule(rule_id, by_rule[rule_id]) for rule_id in rule_ids]
+    rules = [_rule(result, rule_id, by_rule[rule_id]) for rule_id in rule_ids]
     uri = artifact_uri(result)
     index = device_index(result)
-    version = result.tool.get("version") or __version__
+    version = result.tool.get("version") or "unknown"
     invocation: dict[str, Any] = {
         "executionSuccessful": not result.scan.partial,
         "toolExecutionNotifications": [

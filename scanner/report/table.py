@@ -10,8 +10,8 @@ from collections import Counter
 
 from tabulate import tabulate
 
-from ..model import SEVERITIES, ScanResult
-from ..sanitize import terminal_safe as safe
+from scanner.model import SEVERITIES, ScanResult
+from scanner.model.text import terminal_safe as safe
 
 MAX_DEST_ROWS = 60
 

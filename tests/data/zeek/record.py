@@ -34,7 +34,7 @@ import dpkt
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
-from scanner.flows import capture  # noqa: E402
+from scanner.collect.flows import capture  # noqa: E402
 from scanner.lab import lab, netns  # noqa: E402
 
 PREFIX = "csflo"

@@ -1,0 +1,1 @@
+"""History of scheduled scans: the store, and what changed between two results."""

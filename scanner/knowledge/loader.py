@@ -1,0 +1,83 @@
+"""The one loader of every data set: fingerprints, countries and laws, ownership, IP data.
+
+Each data set is read once, on first use, from the files the package ships (or a directory the
+caller names); ``datasets()`` says which versions were used, so a result records the data its
+verdicts rest on. Callers ask this module, never a file path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from scanner.errors import InputError
+from scanner.knowledge.fingerprints import FingerprintDB, load_db
+from scanner.knowledge.jurisdiction import Jurisdiction, read_jurisdiction
+from scanner.knowledge.ownership import Ownership, read_ownership
+from scanner.knowledge.paths import data_dir, fingerprints_dir
+from scanner.knowledge.yamlfile import load
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """One data set as a result records it."""
+
+    name: str
+    version: str | None
+    date: str | None
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "date": self.date, "source": self.source}
+
+
+@lru_cache(maxsize=1)
+def default_db() -> FingerprintDB:
+    """The shipped fingerprint database (``fingerprints/*.yaml``)."""
+    return load_db(fingerprints_dir())
+
+
+@lru_cache(maxsize=1)
+def jurisdiction() -> Jurisdiction:
+    """EEA and adequacy lists, country names, foreign laws, legal references per rule."""
+    return read_jurisdiction(data_dir())
+
+
+@lru_cache(maxsize=1)
+def ownership() -> Ownership:
+    """Company -> ultimate parent -> home country; ASNs, name patterns and domains of operators."""
+    return read_ownership(data_dir() / "ownership.yaml")
+
+
+@lru_cache(maxsize=1)
+def datasets() -> tuple[DataSet, ...]:
+    """Every data set with its version and date (``knowledge/data/datasets.yaml``)."""
+    path = data_dir() / "datasets.yaml"
+    doc = load(path)
+    items = doc.get("datasets") if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise InputError("data set manifest needs a 'datasets' list", str(path))
+    out = []
+    for item in items:
+        version = item.get("version")
+        if version == "package":
+            try:
+                version = importlib.metadata.version(str(item.get("package")))
+            except importlib.metadata.PackageNotFoundError:
+                version = None
+        elif version == "content":
+            version = _fingerprints_hash()
+        out.append(DataSet(str(item["name"]), None if version is None else str(version),
+                           None if item.get("date") is None else str(item["date"]), str(item.get("source") or "")))
+    return tuple(out)
+
+
+def _fingerprints_hash() -> str:
+    """A short hash of the fingerprint files: the same database gives the same version anywhere."""
+    digest = hashlib.sha256()
+    for path in sorted(fingerprints_dir().glob("*.yaml")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return f"sha256:{digest.hexdigest()[:12]}"

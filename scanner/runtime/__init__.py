@@ -1,0 +1,1 @@
+"""How a run behaves, whatever the stage: progress display, stop signals, safe output files."""

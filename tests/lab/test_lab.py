@@ -1,0 +1,76 @@
+"""Integration: real nmap and the real probes against the emulated lab (root only)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from scanner.knowledge.paths import schema_path
+from scanner.lab.devices import load_devices
+from scanner.lab.lab import LAB_NETWORK
+
+pytestmark = pytest.mark.lab
+SPECS = {d.ip: d for d in load_devices() if not d.hostile}
+
+
+def scan_in_lab(lab, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], dict | None]:  # type: ignore[type-arg,no-untyped-def]
+    out = tmp_path / "lab.json"
+    proc = subprocess.run(["ip", "netns", "exec", lab.scanner_ns, sys.executable, "-m", "scanner.cli", "scan",
+                           *args, "--format", "json", "--output", str(out)], capture_output=True, text=True, timeout=600)
+    return proc, (json.loads(out.read_text()) if out.exists() else None)
+
+
+@pytest.fixture(scope="module")
+def lab_scan(lab, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg,no-untyped-def]
+    proc, doc = scan_in_lab(lab, tmp_path_factory.mktemp("lab"), LAB_NETWORK, "--policy", "eu-gdpr-baseline",
+                            "--ports", "21,22,23,80,443,554,8000,8080,8443")
+    assert proc.returncode == 1, proc.stderr  # the lab has banned vendors
+    assert doc is not None
+    return doc
+
+
+def test_lab_scan_validates_and_finds_every_device(lab_scan: dict) -> None:  # type: ignore[type-arg]
+    jsonschema.validate(lab_scan, json.loads(schema_path().read_text()))
+    assert {d["ip"] for d in lab_scan["devices"]} == set(SPECS)
+
+
+@pytest.mark.parametrize("ip", sorted(SPECS), ids=lambda ip: SPECS[ip].name)
+def test_each_lab_device_is_identified_as_the_real_device(lab_scan: dict, ip: str) -> None:  # type: ignore[type-arg]
+    device = next(d for d in lab_scan["devices"] if d["ip"] == ip)
+    expect = SPECS[ip].expect
+    got = {k: device[k] for k in ("vendor", "model", "firmware", "device_class")}
+    assert got == {k: expect.get(k) for k in got} | {"device_class": expect.get("device_class", "unknown")}
+    assert device["mac"] == SPECS[ip].mac
+    for cap in expect.get("capabilities") or []:
+        assert cap in device["capabilities"]
+    if device["vendor"]:
+        assert any(e["detail"].startswith("fingerprint ") for e in device["evidence"])
+
+
+def test_lab_findings(lab_scan: dict) -> None:  # type: ignore[type-arg]
+    banned = {f["device_ip"] for f in lab_scan["findings"] if f["rule"] == "banned-vendor"}
+    expected = {ip for ip, s in SPECS.items() if s.expect.get("vendor") in ("Hikvision", "Dahua", "Huawei", "ZTE")}
+    assert banned == expected
+    unidentified = {f["device_ip"] for f in lab_scan["findings"] if f["rule"] == "unidentified-device"}
+    assert unidentified == {ip for ip, s in SPECS.items() if not s.expect.get("vendor")}
+
+
+def test_out_of_scope_target_is_refused_in_the_lab(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc, doc = scan_in_lab(lab, tmp_path, "203.0.113.0/24", "--scope", LAB_NETWORK)
+    assert proc.returncode == 2 and doc is None
+    assert "outside the scope" in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_scope_narrower_than_targets_is_refused(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    proc, _ = scan_in_lab(lab, tmp_path, LAB_NETWORK, "--scope", "198.51.100.0/28")
+    assert proc.returncode == 2 and "outside the scope" in proc.stderr
+
+
+def test_lab_exec_and_status(lab) -> None:  # type: ignore[no-untyped-def]
+    proc = subprocess.run(["ip", "netns", "exec", lab.scanner_ns, "ip", "route"], capture_output=True, text=True)
+    assert "default" not in proc.stdout  # the scanner namespace has no route out of the lab

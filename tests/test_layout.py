@@ -1,0 +1,112 @@
+"""The layout issue's promises, as tests: the move changed no result, and reports are pure views.
+
+``tests/data/golden/*-before-layout.json`` were written by cityscan 0.1.0 before the package was laid
+out by stage (same inputs, same policy); the pipeline must still give the same result, apart from
+timestamps and the fields added since (``rules``, ``countries``, ``scan.data``, nmap's CPE names).
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import pathlib
+from typing import Any
+
+import pytest
+from conftest import DATA, ROOT
+
+from scanner.collect.scope import Scope
+from scanner.history.diff import diff
+from scanner.history.results import load_result
+from scanner.judge.policy import load_policy
+from scanner.knowledge import loader
+from scanner.knowledge.paths import recorded_scan_path
+from scanner.model import ScanResult
+from scanner.pipeline import ScanRequest, identify, judge, resolve, run_scan
+from scanner.report import FORMATS, RenderOptions, render
+from scanner.report.diff import DIFF_FORMATS, render_diff
+
+GOLDEN = DATA / "golden"
+
+
+def comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A result without what differs by design: run times, where the checkout is (the policy's
+    path; its comments were edited since, so its hash too) and the fields added after 0.1.0."""
+    doc = json.loads(json.dumps(doc))
+    for key in ("started_at", "finished_at", "data"):
+        doc["scan"].pop(key, None)
+    doc["scan"]["policy"] = doc["scan"]["policy"]["name"]
+    doc.pop("rules", None)
+    doc.pop("countries", None)
+    for device in doc["devices"]:
+        device["observations"] = [o for o in device.get("observations", []) if o["field"] != "nmap.cpe"]
+        for service in device["services"]:
+            service.pop("cpe", None)
+    return doc
+
+
+def test_import_and_flows_give_the_result_from_before_the_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the golden result records its inputs as relative paths
+    request = ScanRequest(nmap_xml=["tests/data/lab-nmap.xml"],
+                          flows=["tests/data/zeek/conn.log", "tests/data/zeek/dns.log"],
+                          scope=Scope(()), policy=load_policy("eu-gdpr-baseline"))
+    after = run_scan(request).to_dict()
+    before = json.loads((GOLDEN / "lab-zeek-before-layout.json").read_text())
+    assert comparable(after) == comparable(before)
+    assert after["rules"] and after["countries"] and after["scan"]["data"]  # and the new fields are there
+
+
+def test_demo_replay_gives_the_result_from_before_the_move() -> None:
+    after = judge(resolve(identify(load_result(str(recorded_scan_path())))), load_policy("eu-gdpr-baseline"))
+    before = json.loads((GOLDEN / "demo-replay-before-layout.json").read_text())
+    assert comparable(after.to_dict()) == comparable(before)
+
+
+def _full_result() -> ScanResult:
+    result = judge(resolve(identify(load_result(str(recorded_scan_path())))), load_policy("nl-municipality"))
+    assert result.findings and result.destinations and result.rules and result.countries
+    return result
+
+
+def test_reports_need_nothing_but_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every format renders with every file and data set out of reach, and gives the same text as
+    with them: a stored result renders the same on another machine, or after the data changed."""
+    result = ScanResult.from_dict(json.loads(json.dumps(_full_result().to_dict())))
+    expected = {fmt: render(result, fmt, RenderOptions(fail_on="medium")) for fmt in FORMATS}
+    older = load_result(str(recorded_scan_path()))
+    changes = diff(older, result)
+    expected_diff = {fmt: render_diff(changes, fmt) for fmt in DIFF_FORMATS}
+
+    def refuse(*args: object, **kwargs: object) -> Any:
+        raise AssertionError(f"a renderer read outside the result: {args[:1]}")
+
+    for func in (loader.default_db, loader.jurisdiction, loader.ownership, loader.datasets):
+        func.cache_clear()  # a renderer that asked for a data set would now have to read it
+    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(io, "open", refuse)
+    monkeypatch.setattr(pathlib.Path, "open", refuse)
+    monkeypatch.setattr(pathlib.Path, "read_text", refuse)
+    monkeypatch.setattr(pathlib.Path, "read_bytes", refuse)
+    try:
+        for fmt in FORMATS:
+            assert render(result, fmt, RenderOptions(fail_on="medium")) == expected[fmt], fmt
+        for fmt in DIFF_FORMATS:
+            assert render_diff(changes, fmt) == expected_diff[fmt], fmt
+    finally:
+        monkeypatch.undo()
+
+
+def test_html_names_countries_from_the_result_alone() -> None:
+    result = _full_result()
+    result.countries = {code: {**info, "name": f"Land {code}"} for code, info in result.countries.items()}
+    html = render(result, "html")
+    assert "Land CN (CN)" in html and "China (CN)" not in html
+
+
+def test_python_dash_m_scanner_is_the_cli() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "scanner", "--version"], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.startswith("cityscan")
