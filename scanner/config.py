@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner.collect.nmap import valid_ports
 from scanner.collect.timing import Timing
 from scanner.errors import InputError
 from scanner.knowledge import validate as v
@@ -81,7 +82,7 @@ def load_config(path: str | Path) -> ScanConfig:
     cfg.scope = v.string_list(doc, "scope", "config")
     ports = v.typed(doc, "ports", (str, int), "config")
     cfg.ports = str(ports) if ports is not None else None
-    if cfg.ports is not None and not _valid_ports(cfg.ports):
+    if cfg.ports is not None and not valid_ports(cfg.ports):
         raise v.fail(doc, "ports", f"config.ports {cfg.ports!r} is not a port list like '80,443,8000-8100'")
     if "timing" in doc:
         cfg.timing = _timing(v.mapping(doc["timing"], doc, "timing", "config.timing"))
@@ -143,13 +144,6 @@ def _timing(node: dict[str, Any]) -> Timing:
         raise v.fail(node, "probe_timeout", "config.timing.probe_timeout must be in (0, 60] seconds")
     return t
 
-
-def _valid_ports(spec: str) -> bool:
-    for part in spec.replace("T:", "").replace("U:", "").split(","):
-        bounds = part.strip().split("-")
-        if len(bounds) > 2 or not all(b.isdigit() and 0 < int(b) < 65536 for b in bounds):
-            return False
-    return True
 
 
 def online_lookups(cfg: ScanConfig) -> OnlineLookups:

@@ -17,7 +17,7 @@ from scanner import __version__
 from scanner.collect.capture import CaptureOutcome, LiveCapture
 from scanner.collect.flows import read_flows, summarize
 from scanner.collect.flows.live import STOP_GRACE
-from scanner.collect.nmap import import_nmap_xml, merge_devices, scan_live
+from scanner.collect.nmap import import_nmap_xml, merge_devices, scan_live, valid_ports
 from scanner.collect.probes import ProbeOptions, in_scope, probe
 from scanner.collect.scope import Network, Scope
 from scanner.collect.timing import Timing
@@ -179,6 +179,8 @@ def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | Non
 def run_scan(request: ScanRequest) -> ScanResult:
     """One scan. A stop signal (:class:`ScanInterrupted`) leaves with the partial result attached."""
     request.scope.check(request.targets)
+    if request.ports is not None and not valid_ports(request.ports):
+        raise InputError(f"--ports {request.ports[:80]!r} is not a port list like '80,443,8000-8100'")
     check_readable(request.nmap_xml, "nmap XML")
     check_readable(request.flows, "flows")
     if request.capture_iface and not request.targets:

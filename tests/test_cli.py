@@ -183,7 +183,7 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not __import__("shutil").which("nmap"), reason="nmap is not installed")
 def test_live_scan_of_loopback(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """A real nmap run through python-nmap, against a server this test starts on loopback."""
+    """A real nmap run, against a server this test starts on loopback."""
     import http.server
     import threading
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterable
 from xml.etree.ElementTree import Element
@@ -24,6 +24,7 @@ from scanner.errors import CannotRunError, InputError
 from scanner.files import read_bounded
 from scanner.model import Device, ScanError, Service
 from scanner.model.addresses import ip_sort_key
+from scanner.model.text import terminal_safe
 
 MAX_XML_BYTES = 256 * 1024 * 1024
 # Ports where city devices expose management, video and identification services.
@@ -151,74 +152,86 @@ def nmap_path() -> str:
     return path
 
 
-def nmap_version() -> str | None:
-    try:
-        out = subprocess.run([nmap_path(), "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    first = out.splitlines()[0] if out else ""
-    return first.split("version", 1)[-1].split()[0] if "version" in first else None
+_PORT_ITEM = re.compile(r"(?:[TUS]:)?(\d{1,5})(?:-(\d{1,5}))?")
+
+
+def valid_ports(spec: str) -> bool:
+    """A port list nmap's ``-p`` takes and nothing else: ``80,443,8000-8100``, ``T:80,U:161``.
+
+    Anything more (a space, a second target, an option such as ``--script``) is refused, so that
+    user text can never become an nmap option or a target.
+    """
+    if not spec or len(spec) > 4096:
+        return False
+    for item in spec.split(","):
+        match = _PORT_ITEM.fullmatch(item)
+        if match is None:
+            return False
+        low, high = int(match.group(1)), int(match.group(2) or match.group(1))
+        if not 0 < low <= high < 65536:
+            return False
+    return True
 
 
 def nmap_arguments(ports: str | None, timing: Timing, privileged: bool) -> list[str]:
-    """nmap options: gentle timing, bounded per host, service data without -sV's full probe set."""
-    args = ["-n", f"-T{timing.template}", "--host-timeout", f"{timing.host_timeout}s",
-            "--max-retries", str(timing.max_retries), "-p", ports or DEFAULT_PORTS]
+    """nmap options as an argv list: gentle timing, bounded per host, the ports to look at."""
+    if ports is not None and not valid_ports(ports):
+        raise InputError(f"--ports {ports[:80]!r} is not a port list like '80,443,8000-8100'")
+    args = ["-n", f"-T{int(timing.template)}", "--host-timeout", f"{int(timing.host_timeout)}s",
+            "--max-retries", str(int(timing.max_retries)), "-p", ports or DEFAULT_PORTS]
     args += ["-sS"] if privileged else ["-sT"]
     if timing.max_rate:
-        args += ["--max-rate", str(timing.max_rate)]
+        args += ["--max-rate", str(int(timing.max_rate))]
     return args
 
 
-def scan_live(targets: list[Network], scope: Scope, ports: str | None, timing: Timing,
-              extra_args: list[str] | None = None) -> tuple[list[Device], list[ScanError], str]:
-    """Run nmap through python-nmap against targets already checked against ``scope``."""
-    import nmap  # python-nmap
+def nmap_argv(targets: list[Network], ports: str | None, timing: Timing, privileged: bool) -> list[str]:
+    """The whole command, one list element per argument (no shell, no splitting): XML on stdout,
+    the options, then the targets, each an address or network cityscan parsed itself."""
+    return [nmap_path(), "-oX", "-", *nmap_arguments(ports, timing, privileged), *(str(t) for t in targets)]
 
+
+def scan_live(targets: list[Network], scope: Scope, ports: str | None,
+              timing: Timing) -> tuple[list[Device], list[ScanError], str]:
+    """Run nmap against targets already checked against ``scope``; its XML is read like an import."""
     scope.check(targets)  # defence in depth: never send a packet outside the scope
-    nmap_path()
-    privileged = os.geteuid() == 0
-    args = nmap_arguments(ports, timing, privileged) + list(extra_args or [])
-    hosts = " ".join(str(t) for t in targets)
-    scanner = nmap.PortScanner()
+    argv = nmap_argv(targets, ports, timing, os.geteuid() == 0)
     wall = max(60, timing.host_timeout * 2 + 30)
     try:
-        scanner.scan(hosts=hosts, arguments=" ".join(args), timeout=wall)
-    except (nmap.PortScannerTimeout, nmap.PortScannerError) as exc:
-        raise _nmap_failure(exc, wall) from None
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise CannotRunError(f"nmap could not be started: {exc.strerror}") from None
+    try:
+        out, err = proc.communicate(timeout=wall)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        raise CannotRunError(f"nmap did not finish within {wall} s") from None
     except BaseException:
-        _stop_child_nmap()  # a stop signal: python-nmap would leave nmap running
+        _stop(proc)  # a stop signal: nmap must not go on sending after the scan has ended
         raise
-    xml = scanner.get_nmap_last_output()
-    devices, errors, meta = parse_nmap_xml(xml, "nmap")
+    if proc.returncode != 0:
+        raise _nmap_failure(err.decode("utf-8", "replace"), proc.returncode)
+    devices, errors, meta = parse_nmap_xml(out, "nmap")
     devices = [d for d in devices if scope.contains_ip(d.ip)]
     return devices, errors, meta.get("nmap_version", "")
 
 
-def _nmap_failure(exc: Exception, wall: int) -> CannotRunError:
-    import nmap  # python-nmap
-
-    if isinstance(exc, nmap.PortScannerTimeout):
-        return CannotRunError(f"nmap did not finish within {wall} s")
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "nmap failed"
+def _nmap_failure(stderr: str, code: int) -> CannotRunError:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    message = next((line for line in lines if "QUITTING" not in line), lines[0] if lines else f"exit status {code}")
+    message = terminal_safe(message, 200)
     if "requires root" in message or "Operation not permitted" in message:
         return CannotRunError(f"nmap: {message} (run as root or give nmap CAP_NET_RAW)")
     return CannotRunError(f"nmap: {message}")
 
 
-def _stop_child_nmap() -> None:
-    """Terminate this process's nmap children (Linux /proc), so a stopped scan sends nothing more."""
-    me = str(os.getpid())
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        name, _, rest = stat.partition(") ")
-        fields = rest.split()
-        if name.endswith("(nmap") and len(fields) > 1 and fields[1] == me:
-            with contextlib.suppress(OSError):
-                os.kill(int(entry), signal.SIGTERM)
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """End our nmap child: SIGTERM, then SIGKILL if it has not gone within 5 s."""
+    with contextlib.suppress(OSError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            proc.kill()
+        proc.wait()

@@ -28,6 +28,7 @@ from scanner.history.results import (
     MAX_RESULT_BYTES,  # decompressed: the same cap as a JSON result file
 )
 from scanner.model import SEVERITIES, ScanResult
+from scanner.runtime.output import is_special
 
 STORE_VERSION = 2
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -247,6 +248,8 @@ class Store:
             raise InputError("store directory does not exist", str(directory))
         if self.path.is_dir():
             raise InputError("is a directory, not a cityscan store", str(self.path))
+        if is_special(self.path):
+            raise InputError("not a regular file: the store is a SQLite file (or a new path)", str(self.path))
         if self.readonly and not self.path.exists():
             raise InputError("no such store (no scan has been saved there yet)", str(self.path))
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from scanner.errors import InputError
 from scanner.knowledge.yamlfile import file_of, line_of
 
+_KEYLIKE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,39}|\*")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                list: "a list", dict: "a mapping"}
 
@@ -30,10 +32,19 @@ def check_keys(node: dict[str, Any], allowed: Iterable[str], what: str,
     for key in node:
         if key not in allowed:
             hint = ", ".join(sorted(allowed))
-            raise fail(node, key, f"unknown key {key!r} in {what} (allowed: {hint})")
+            raise fail(node, key, f"unknown key {_shown_key(key)} in {what} (allowed: {hint})")
     for key in required:
         if key not in node:
             raise fail(node, None, f"{what} needs the key {key!r}")
+
+
+def _shown_key(key: Any) -> str:
+    """A mistyped key is shown so the user can find it; text that does not look like a key at all
+    (another kind of file given by mistake, e.g. ``--policy /etc/shadow``) is not echoed."""
+    text = str(key)
+    if _KEYLIKE.fullmatch(text):
+        return repr(text)
+    return "(not shown: it does not look like a setting; is this the right file?)"
 
 
 def typed(node: dict[str, Any], key: str, kind: type | tuple[type, ...], what: str,

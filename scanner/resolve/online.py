@@ -22,8 +22,10 @@ import dns.resolver
 import dns.reversename
 import requests
 
+from scanner.errors import InputError
 from scanner.model import Destination, Evidence, ScanError
 from scanner.model.addresses import is_global
+from scanner.runtime.output import write_atomic
 
 RDAP_URL = "https://rdap.org/ip/{ip}"
 MAX_ANSWER = 1024 * 1024
@@ -84,12 +86,15 @@ class Cache:
         self._parsed.append(_network(entry))
 
     def save(self) -> None:
+        """Written like the scan store: private (0600 in a 0700 directory), atomically. Look-ups
+        reveal what a city's devices talk to, which is not for other users of the machine."""
         if not self.path:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"entries": self.entries, "networks": self.networks}), encoding="utf-8")
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise InputError(f"cannot create the look-up cache directory: {exc.strerror}", str(self.path.parent)) from None
+        write_atomic(self.path, json.dumps({"entries": self.entries, "networks": self.networks}), mode=0o600)
 
 
 def _network(entry: dict[str, Any]) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

@@ -1,25 +1,50 @@
-"""Write results so that a crash or a second run never leaves a half-written file."""
+"""Write results so that a crash or a second run never leaves a half-written file.
+
+A regular file (or a new path) is written through a temporary file in the same directory and an
+atomic rename. Anything else the user names — ``/dev/stdout``, ``/dev/null``, a FIFO, a terminal —
+is written to as it is (streamed): renaming over it would replace a device node with a file.
+A symbolic link is followed, so the file it points to is replaced, not the link.
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from scanner.errors import InputError
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and a rename."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
+def is_special(path: str | Path) -> bool:
+    """True for an existing path that is not a regular file or a directory (a device, FIFO, socket)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def write_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
+    """Write ``text`` to ``path``: atomically for a regular file, streamed for a device or FIFO.
+
+    A new file gets the user's umask, or ``mode`` when given (0600 for private data such as a cache).
+    """
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise InputError("is a directory, not a file", str(path))
+    if is_special(target):
+        _stream(target, text, str(path))
+        return
+    directory = target.parent
     if not directory.is_dir():
-        raise InputError("output directory does not exist", str(directory))
+        raise InputError("output directory does not exist", str(Path(path).parent))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", str(target)) from None
+        raise InputError(f"cannot write: {exc.strerror}", str(path)) from None
     try:
+        os.fchmod(fd, mode if mode is not None else _umask_mode())
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
@@ -27,7 +52,28 @@ def write_atomic(path: str | Path, text: str) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"cannot write: {exc.strerror}", str(target)) from None
+        raise InputError(f"cannot write: {exc.strerror}", str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _stream(target: Path, text: str, shown: str) -> None:
+    try:
+        with open(target, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", shown) from None
+
+
+def _umask_mode() -> int:
+    """0666 less the process's umask: what ``open()`` would give a new file (mkstemp gives 0600).
+
+    Read from /proc where it can be: setting the umask to learn it would race with other threads."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            current = next(int(line.split()[1], 8) for line in status if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        current = os.umask(0o022)
+        os.umask(current)
+    return 0o666 & ~current
