@@ -19,7 +19,9 @@ from scanner.model.result import (
 )
 from scanner.model.vocabulary import (
     CAPABILITIES,
+    CAPABILITY_STATES,
     DEVICE_CLASSES,
+    RULE_STATUSES,
     FAIL_ON,
     SCHEMA_VERSION,
     SEVERITIES,
@@ -28,7 +30,7 @@ from scanner.model.vocabulary import (
 )
 
 __all__ = [
-    "CAPABILITIES", "DEVICE_CLASSES", "FAIL_ON", "SCHEMA_VERSION", "SEVERITIES", "Destination", "Device",
+    "CAPABILITIES", "CAPABILITY_STATES", "DEVICE_CLASSES", "RULE_STATUSES", "FAIL_ON", "SCHEMA_VERSION", "SEVERITIES", "Destination", "Device",
     "Evidence", "Finding", "Identity", "Observation", "Reference", "ScanError", "ScanInfo", "ScanResult", "Service",
     "at_or_above", "severity_rank",
 ]

@@ -62,13 +62,25 @@ def _from(cls: type[T], data: dict[str, Any]) -> T:
 
 @dataclass
 class Evidence:
-    """Why cityscan believes something: which probe or input, and what it saw."""
+    """Why cityscan believes something: which probe or input, and what it saw.
+
+    ``kind`` says what sort of proof it is where a verdict depends on that (``identity``: what the
+    device is; ``capability``: what it can do; ``behaviour``: what its traffic shows; ``predicted``:
+    what its vendor builds it to do), with the ``confidence`` of that one item.
+    """
 
     source: str
     detail: str
+    kind: str | None = None
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return _scalars(self)
+        data: dict[str, Any] = {"source": self.source, "detail": self.detail}
+        if self.kind is not None:  # only when set: evidence lists are long at city size
+            data["kind"] = self.kind
+        if self.confidence is not None:
+            data["confidence"] = self.confidence
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Evidence:
@@ -132,6 +144,8 @@ class Device:
     mac_vendor: str | None = None
     confidence: float | None = None
     observations: list[Observation] = field(default_factory=list)
+    # capability -> supported | enabled | disabled | unknown (how sure the scan is that it is in use)
+    capability_status: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = _scalars(self)
@@ -139,6 +153,7 @@ class Device:
         data["services"] = [x.to_dict() for x in self.services]
         data["evidence"] = [x.to_dict() for x in self.evidence]
         data["observations"] = [x.to_dict() for x in self.observations]
+        data["capability_status"] = dict(self.capability_status)
         return data
 
     def apply_identity(self, identity: Identity) -> None:
@@ -148,6 +163,7 @@ class Device:
         self.vendor, self.model, self.firmware = identity.vendor, identity.model, identity.firmware
         self.device_class, self.confidence = identity.device_class, identity.confidence
         self.capabilities = list(identity.capabilities)
+        self.capability_status = dict(identity.capability_status)
         self.evidence = [e for e in self.evidence if not e.detail.startswith("fingerprint ")]
         self.evidence.extend(identity.evidence)
 
@@ -158,6 +174,7 @@ class Device:
         device.evidence = [Evidence.from_dict(e) for e in data.get("evidence") or []]
         device.observations = [Observation.from_dict(o) for o in data.get("observations") or []]
         device.capabilities = list(data.get("capabilities") or [])
+        device.capability_status = {str(k): str(v) for k, v in (data.get("capability_status") or {}).items()}
         return device
 
 
@@ -170,6 +187,7 @@ class Identity:
     firmware: str | None = None
     device_class: str = "unknown"
     capabilities: list[str] = field(default_factory=list)
+    capability_status: dict[str, str] = field(default_factory=dict)
     confidence: float | None = None
     evidence: list[Evidence] = field(default_factory=list)      # why: fingerprint matches, conflicts
     observations: list[Observation] = field(default_factory=list)  # signals derived without probing
@@ -192,6 +210,17 @@ class Destination:
     jurisdictions: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
+    # What the traffic showed, when it was observed: connections, bytes, first_seen, last_seen
+    # (ISO 8601 UTC). None for a destination only predicted from the device's fingerprint.
+    traffic: dict[str, Any] | None = None
+    registry_country: str | None = None   # where the address block is registered (RIR), not the server
+    location_source: str | None = None    # which data set gave ``country``
+    anycast: bool = False                 # served from many places: no single country
+
+    @property
+    def observed(self) -> bool:
+        """Seen in traffic (flows, a capture), not only predicted from what the vendor builds in."""
+        return self.traffic is not None or "flows" in self.sources
 
     def key(self) -> str:
         return f"{self.device_ip}|{self.host or ''}|{self.ip or ''}|{self.port or ''}|{self.transport or ''}"
@@ -201,6 +230,7 @@ class Destination:
         data["jurisdictions"] = list(self.jurisdictions)
         data["sources"] = list(self.sources)
         data["evidence"] = [x.to_dict() for x in self.evidence]
+        data["traffic"] = dict(self.traffic) if self.traffic is not None else None
         return data
 
     @classmethod
@@ -234,6 +264,7 @@ class Finding:
     references: list[Reference] = field(default_factory=list)
     waived: bool = False
     waiver: dict[str, Any] | None = None
+    confidence: float | None = None  # how sure the evidence makes the finding (0..1), when known
 
     @property
     def id(self) -> str:

@@ -65,3 +65,18 @@ def test_finding_id_follows_the_host_name_not_its_current_address() -> None:
 def test_destination_evidence_round_trip() -> None:
     dest = Destination("198.51.100.11", host="h", evidence=[Evidence("flows", "x")], sources=["flows"])
     assert Destination.from_dict(json.loads(json.dumps(dest.to_dict()))) == dest
+
+
+def test_every_class_and_capability_is_defined_in_the_docs_and_the_schema() -> None:
+    import json
+
+    from conftest import ROOT
+
+    from scanner.knowledge.paths import schema_path
+    from scanner.model.vocabulary import CAPABILITY_DEFINITIONS, CLASS_DEFINITIONS, DEVICE_CLASSES
+
+    docs = (ROOT / "docs" / "data-formats.md").read_text()
+    for name, definition in [*CLASS_DEFINITIONS.items(), *CAPABILITY_DEFINITIONS.items()]:
+        assert f"| `{name}` | {definition} |" in docs, name
+    schema = json.loads(schema_path().read_text())
+    assert schema["$defs"]["device"]["properties"]["device_class"]["enum"] == list(DEVICE_CLASSES)
