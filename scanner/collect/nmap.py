@@ -28,7 +28,8 @@ from scanner.model.text import terminal_safe
 
 MAX_XML_BYTES = 256 * 1024 * 1024
 # Ports where city devices expose management, video and identification services.
-DEFAULT_PORTS = "21,22,23,80,81,443,554,1883,4370,5000,7547,8000,8080,8081,8443,8554,8883,8899,9000,37777"
+# 4343: Aruba controller web UI; 16113: NMSP (a WLC feeding a location engine).
+DEFAULT_PORTS = "21,22,23,80,81,443,554,1883,4343,4370,5000,7547,8000,8080,8081,8443,8554,8883,8899,9000,16113,37777"
 
 
 def parse_nmap_xml(data: bytes | str, source: str = "<nmap>") -> tuple[list[Device], list[ScanError], dict[str, str]]:

@@ -95,6 +95,7 @@ def identify_device(device: Device, db: FingerprintDB | None = None) -> Identity
                                                  f"outweighed by evidence for {vendor}{note}"))
     return Identity(vendor=vendor, model=_first(support, "model"), firmware=_first(support, "firmware"),
                     device_class=_first(support, "device_class") or "unknown", capabilities=caps,
+                    capability_status=dict.fromkeys(caps, "supported"),  # the product offers it; in use is unknown
                     confidence=round(1.0 - miss, 3), evidence=evidence, observations=derived)
 
 

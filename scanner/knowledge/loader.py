@@ -18,6 +18,7 @@ from scanner.knowledge.fingerprints import FingerprintDB, load_db
 from scanner.knowledge.jurisdiction import Jurisdiction, read_jurisdiction
 from scanner.knowledge.ownership import Ownership, read_ownership
 from scanner.knowledge.paths import data_dir, fingerprints_dir
+from scanner.knowledge.services import TrackingService, read_services
 from scanner.knowledge.yamlfile import load
 
 
@@ -50,6 +51,12 @@ def jurisdiction() -> Jurisdiction:
 def ownership() -> Ownership:
     """Company -> ultimate parent -> home country; ASNs, name patterns and domains of operators."""
     return read_ownership(data_dir() / "ownership.yaml")
+
+
+@lru_cache(maxsize=1)
+def tracking_services() -> tuple[TrackingService, ...]:
+    """Cloud services that receive location or people-tracking data."""
+    return tuple(read_services(data_dir() / "location-services.yaml"))
 
 
 @lru_cache(maxsize=1)

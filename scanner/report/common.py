@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
-from scanner.model import SEVERITIES, Device, Finding, ScanResult
+from scanner.model import SEVERITIES, Destination, Device, Finding, ScanResult
 
 SEVERITIES_DESC: tuple[str, ...] = tuple(reversed(SEVERITIES))
 
@@ -117,3 +117,74 @@ def country_kind(result: ScanResult, code: str | None) -> str:
         return "eea"
     adequacy = info.get("adequacy")
     return "adequate" if adequacy == "full" else "partial" if adequacy else "outside"
+
+
+def rule_status(result: ScanResult, rule_id: str) -> tuple[str, str]:
+    """``(status, reason)`` the judgement recorded; an older result without one: from its findings."""
+    info = rule_info(result, rule_id)
+    if info.get("status"):
+        return str(info["status"]), str(info.get("reason") or "")
+    has = any(f.rule == rule_id for f in result.findings)
+    return ("findings", "") if has else ("not-assessable", "this result does not record what was checked")
+
+
+def seen_text(dest: Destination) -> str:
+    """How a destination is known: traffic that was seen, or the vendor's endpoint (predicted)."""
+    traffic = dest.traffic or {}
+    if traffic:
+        parts = [f"{traffic.get('connections', 0)} connection{'s' if traffic.get('connections') != 1 else ''}"]
+        if traffic.get("bytes") is not None:
+            parts.append(human_bytes(int(traffic["bytes"])))
+        return "observed: " + ", ".join(parts)
+    if dest.observed:
+        return "observed"
+    return "predicted (vendor endpoint)"
+
+
+def human_bytes(count: int) -> str:
+    value = float(count)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            return f"{count} bytes" if count < 1000 else f"{value:.1f} {unit}"
+    return f"{count} bytes"
+
+
+def confidence_text(value: float | None) -> str:
+    return "-" if value is None else f"{round(value * 100)} %"
+
+
+def blind_spots(result: ScanResult) -> list[str]:
+    """What this scan could not see, in plain sentences: the other half of every verdict."""
+    out: list[str] = []
+    scan = result.scan
+    if scan.partial:
+        out.append("The scan was stopped before it finished: devices and findings may be missing.")
+    unknown = [d.ip for d in result.devices if d.vendor is None]
+    if unknown:
+        shown = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
+        out.append(f"{len(unknown)} of {len(result.devices)} devices could not be identified ({shown}): "
+                   "no rule about what a device is or does can clear them.")
+    unprobed = sum(1 for d in result.devices for s in d.services
+                   if not any(o.port == s.port for o in d.observations))
+    if unprobed:
+        out.append(f"{unprobed} open ports were not read by a probe (a protocol cityscan does not speak, UDP, or an "
+                   "imported scan without probes): only their port number is known.")
+    if not any(d.observed for d in result.destinations) and not any(
+            i.get("kind") in ("flows", "capture") for i in scan.inputs):
+        out.append("No traffic was given (--flows, --capture): where devices really send data is unknown; the "
+                   "destinations listed are only what their vendors build them to contact.")
+    no_country = sum(1 for d in result.destinations if not d.country)
+    if no_country:
+        out.append(f"{no_country} destinations have no known location (private, documentation or unlisted addresses, "
+                   "or a host name not resolved).")
+    if scan.offline:
+        out.append("Offline scan: no DNS, RDAP or geolocation look-ups were made (--online allows them).")
+    for info in result.rules:
+        if info.get("status") == "not-assessable":
+            out.append(f"Rule {info.get('id')} could not be assessed: {info.get('reason')}.")
+    dated = [f"{d.get('name')} {d.get('version') or ''} ({d.get('date')})".replace("  ", " ")
+             for d in scan.data if d.get("date")]
+    if dated:
+        out.append("Data sets used: " + "; ".join(dated) + ".")
+    return out

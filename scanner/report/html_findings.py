@@ -10,6 +10,7 @@ from scanner.report.common import (
     device_index,
     device_name,
     evaluated_rules,
+    rule_status,
     rule_summary,
     rule_title,
     waiver_text,
@@ -45,14 +46,19 @@ def _rules_table(result: ScanResult) -> str:
         sev = max((f.severity for f in items), key=severity_rank) if items else ""
         title = rule_title(result, rule_id)
         opened = sum(1 for f in items if not f.waived)
+        verdict, reason = rule_status(result, rule_id)
         status = (pill(sev) if opened else '<span class="muted">all waived</span>' if items
-                  else '<span class="muted">passed</span>')
+                  else '<span class="pill passed">passed</span>' if verdict == "passed"
+                  else '<span class="pill unassessed">not assessable</span>')
         rows.append(f'<tr><td class="sevcell sev-{h(sev or "none")}">{h(title)}<br>'
                     f'<span class="mono muted">{h(rule_id)}</span></td><td>{status}</td>'
-                    f'<td class="num">{opened}</td><td class="num">{len(items) - opened}</td></tr>')
-    return ('<h3>Rules checked</h3><table class="rules"><thead><tr><th>Rule</th><th>Severity</th>'
-            '<th class="num">Open</th><th class="num">Waived</th></tr></thead><tbody>'
-            + "".join(rows) + "</tbody></table>")
+                    f'<td class="num">{opened}</td><td class="num">{len(items) - opened}</td>'
+                    f'<td>{h(reason)}</td></tr>')
+    return ('<h3>Rules checked</h3><p>A rule that found nothing says <em>passed</em> only when the scan could '
+            'have shown a finding; otherwise it is <em>not assessable</em>, with the reason.</p>'
+            '<table class="rules"><thead><tr><th>Rule</th><th>Verdict</th>'
+            '<th class="num">Open</th><th class="num">Waived</th><th>What was checked, or why not</th></tr></thead>'
+            '<tbody>' + "".join(rows) + "</tbody></table>")
 
 
 def _finding_row(f: Finding, index: dict[str, Device]) -> str:

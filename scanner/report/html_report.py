@@ -14,10 +14,13 @@ from typing import Any
 from scanner.model import ScanResult, severity_rank
 from scanner.report.common import (
     SEVERITIES_DESC,
+    blind_spots,
+    confidence_text,
     country_name,
     open_counts,
     outside_eea,
     policy_name,
+    seen_text,
 )
 from scanner.report.html_findings import pill, plural, render_findings
 from scanner.report.html_flow import KIND_STYLE, kinds_used, render_flow
@@ -131,10 +134,11 @@ def _inventory(result: ScanResult) -> str:
         rows.append(f'<tr><td class="sevcell sev-{h(sev)} mono nowrap">{h(d.ip)}</td>'
                     f'<td>{h(d.vendor or "unidentified")}</td><td>{h(d.model or "–")}</td>'
                     f'<td class="mono">{h(d.firmware or "–")}</td><td>{h(d.device_class)}</td>'
+                    f'<td class="num">{h(confidence_text(d.confidence))}</td>'
                     f'<td class="mono nowrap">{h(d.mac or "–")}</td><td>{h(services or "none")}</td>'
                     f"<td>{findings}</td></tr>")
     return ('<table><thead><tr><th>IP address</th><th>Vendor</th><th>Model</th><th>Firmware</th><th>Class</th>'
-            '<th>MAC</th><th>Open services</th><th>Findings</th></tr></thead><tbody>'
+            '<th class="num">Confidence</th><th>MAC</th><th>Open services</th><th>Findings</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
 
@@ -165,13 +169,13 @@ def _flow(result: ScanResult) -> str:
         found_by = ", ".join(SOURCE_NAMES.get(s, s) for s in d.sources) or "–"
         rows.append(f'<tr><td class="mono nowrap">{h(d.device_ip)}</td>'
                     f'<td class="mono{" nowrap" if len(where) <= 34 else ""}">{h(where)}</td><td>{h(owner)}</td>'
-                    f"<td>{h(located)}</td><td>{h(reach)}</td><td>{h(found_by)}</td></tr>")
+                    f"<td>{h(located)}</td><td>{h(reach)}</td><td>{h(seen_text(d))}</td><td>{h(found_by)}</td></tr>")
     intro = ("<p>Each line is a connection a device makes, or is built to make by its vendor. A solid line "
              "ends where the server is; a dashed red line ends at a country whose law can compel the company, "
              "through its seat or its parent, to hand over the data.</p>")
     return (f'{intro}<div class="flow">{render_flow(result)}{_legend(result)}</div>'
             "<table><thead><tr><th>Device</th><th>Destination</th><th>Company</th><th>Server location</th>"
-            "<th>Law reaches from</th><th>Found by</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+            "<th>Law reaches from</th><th>Seen</th><th>Found by</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def _waivers(result: ScanResult) -> str:
@@ -201,7 +205,16 @@ def _errors(result: ScanResult) -> str:
             + rows + "</tbody></table>")
 
 
-SECTIONS = (("summary", "Summary", _summary), ("scan", "About this scan", _meta),
+def _blind_spots(result: ScanResult) -> str:
+    spots = blind_spots(result)
+    if not spots:
+        return "<p>Nothing that this report knows of: every device was identified and every rule assessed.</p>"
+    return ("<p>Every verdict in this report rests on what the scan could see. These are the limits:</p><ul>"
+            + "".join(f"<li>{h(s, 2000)}</li>" for s in spots) + "</ul>")
+
+
+SECTIONS = (("summary", "Summary", _summary), ("limits", "What this scan could not see", _blind_spots),
+            ("scan", "About this scan", _meta),
             ("data", "Where the data goes", _flow), ("findings", "Findings", render_findings),
             ("inventory", "Device inventory", _inventory), ("waivers", "Waivers", _waivers),
             ("errors", "Scan errors", _errors))

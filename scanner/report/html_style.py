@@ -44,6 +44,8 @@ a { color: var(--accent); }
   font-weight: 700; color: #fff; background: var(--sev); letter-spacing: .02em; white-space: nowrap; }
 .pill.zero { background: #fff; color: var(--muted); border: 1px solid var(--line); font-weight: 600; }
 .pill.waived { background: #fff; color: var(--muted); border: 1px dashed var(--muted); }
+.pill.passed { background: var(--ok); }
+.pill.unassessed { background: #fff; color: #8a5a00; border: 1px dashed #b07800; }
 .pill.status-active { background: var(--ok); }
 .pill.status-expired { background: var(--bad); }
 .pill.status-unused { background: var(--warn); }

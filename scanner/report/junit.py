@@ -20,6 +20,7 @@ from scanner.report.common import (
     device_label,
     evaluated_rules,
     policy_name,
+    rule_status,
     waiver_text,
     xml_legal,
 )
@@ -48,8 +49,9 @@ def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
     return ET.SubElement(suite, "testcase", {"classname": attr(classname), "name": attr(name), "time": "0"})
 
 
-def _judge(case: ET.Element, findings: list[Finding], fail_on: str) -> str:
-    """Fill one test case; return its outcome (passed, failure or skipped)."""
+def _judge(case: ET.Element, findings: list[Finding], fail_on: str, unassessed: str | None = None) -> str:
+    """Fill one test case; return its outcome (passed, failure or skipped). A rule the scan could not
+    assess skips its cases without findings: a CI system must not count them as passed."""
     failing = [f for f in findings if not f.waived and at_or_above(f.severity, fail_on)]
     if failing:
         head = f"{len(failing)} finding(s) at or above {fail_on}: {failing[0].message}"
@@ -58,6 +60,9 @@ def _judge(case: ET.Element, findings: list[Finding], fail_on: str) -> str:
         return "failure"
     if findings and all(f.waived for f in findings):
         ET.SubElement(case, "skipped", {"message": attr("waived: " + "; ".join(waiver_text(f) for f in findings))})
+        return "skipped"
+    if not findings and unassessed is not None:
+        ET.SubElement(case, "skipped", {"message": attr(f"not assessable: {unassessed}")})
         return "skipped"
     if findings:
         out = ET.SubElement(case, "system-out")
@@ -104,12 +109,17 @@ def render_junit(result: ScanResult, fail_on: str = "high") -> str:
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", {"name": "fail_on", "value": attr(fail_on)})
         ET.SubElement(props, "property", {"name": "policy", "value": attr(policy_name(result))})
+        verdict, reason = rule_status(result, rule_id)
+        ET.SubElement(props, "property", {"name": "verdict", "value": attr(verdict)})
+        ET.SubElement(props, "property", {"name": "reason", "value": attr(reason)})
+        unassessed = reason if verdict == "not-assessable" else None
         counts = {"tests": 0, "failure": 0, "skipped": 0}
         for ip in ips:
             findings = by_pair.get((rule_id, ip), [])
             if ip is None and not findings:
                 continue
-            outcome = _judge(_case(suite, f"cityscan.{rule_id}", device_label(index, ip)), findings, fail_on)
+            outcome = _judge(_case(suite, f"cityscan.{rule_id}", device_label(index, ip)), findings, fail_on,
+                             unassessed)
             counts["tests"] += 1
             counts[outcome] = counts.get(outcome, 0) + 1
         suite.attrib.update({"tests": str(counts["tests"]), "failures": str(counts["failure"]), "errors": "0",

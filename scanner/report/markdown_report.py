@@ -15,6 +15,7 @@ from scanner.model import Finding, ScanResult, severity_rank
 from scanner.model.text import terminal_safe
 from scanner.report.common import (
     SEVERITIES_DESC,
+    blind_spots,
     device_index,
     device_label,
     open_counts,
@@ -94,6 +95,13 @@ def render(result: ScanResult) -> str:
                 out.append(f"- {md(device_label(index, f.device_ip))}: {md(f.message)}{state} `{f.id}`")
             if len(items) > MAX_ROWS:
                 out.append(f"- … {len(items) - MAX_ROWS} more in the JSON result")
+    if result.rules:
+        out += ["", "### Rules", "", _row(["Rule", "Verdict", "What was checked, or why not"]), "|---|---|---|"]
+        out += [_row([f"`{md_code(str(r.get('id')))}`", md(r.get("status")), md(r.get("reason"), 400)])
+                for r in result.rules]
+    spots = blind_spots(result)
+    if spots:
+        out += ["", "### What this scan could not see", ""] + [f"- {md(s, 1000)}" for s in spots]
     out += ["", f"### Devices ({len(result.devices)})", ""]
     if result.devices:
         out += [_row(["IP", "Vendor", "Model", "Firmware", "Class", "Open findings"]), "|---|---|---|---|---|---:|"]

@@ -12,6 +12,7 @@ from tabulate import tabulate
 
 from scanner.model import SEVERITIES, ScanResult
 from scanner.model.text import terminal_safe as safe
+from scanner.report.common import blind_spots, confidence_text, seen_text
 
 MAX_DEST_ROWS = 60
 
@@ -33,9 +34,9 @@ def render(result: ScanResult) -> str:
         ports = [f"{s.port}/{s.transport}" + (f" {s.name}" if s.name else "") for s in d.services]
         rows.append([safe(d.ip), safe(d.mac or "-"), safe(d.vendor or "unknown", 40),
                      safe(d.model or "-", 40), safe(d.firmware or "-", 40), safe(d.device_class),
-                     safe(_services(ports), 80)])
+                     confidence_text(d.confidence), safe(_services(ports), 80)])
     out.append(f"Devices ({len(result.devices)})")
-    out.append(tabulate(rows, headers=["IP", "MAC", "Vendor", "Model", "Firmware", "Class", "Services"])
+    out.append(tabulate(rows, headers=["IP", "MAC", "Vendor", "Model", "Firmware", "Class", "Conf.", "Services"])
                if rows else "  none found")
     if result.destinations:
         out.append("")
@@ -47,9 +48,9 @@ def render(result: ScanResult) -> str:
             if dest.parent_company and dest.parent_company != dest.company:
                 owner += f" (parent: {dest.parent_company})"
             drows.append([safe(dest.device_ip), safe(where, 50), safe(owner, 70), safe(dest.country or "-"),
-                          safe(", ".join(dest.jurisdictions) or "-"), safe(", ".join(dest.sources), 40)])
+                          safe(", ".join(dest.jurisdictions) or "-"), safe(seen_text(dest), 40)])
         out.append(tabulate(drows, headers=["Device", "Destination", "Company", "Location", "Law reaches from",
-                                            "Sources"]))
+                                            "Seen"]))
         if len(result.destinations) > MAX_DEST_ROWS:
             out.append(f"  ... {len(result.destinations) - MAX_DEST_ROWS} more in the JSON output")
         by_country: Counter[str] = Counter(c for dest in result.destinations for c in (dest.jurisdictions or ["unknown"]))
@@ -61,6 +62,16 @@ def render(result: ScanResult) -> str:
         frows.append([sev, f.rule, safe(f.device_ip or "-"), safe(f.message, 110)])
     out.append(f"Findings ({len(result.findings)})")
     out.append(tabulate(frows, headers=["Severity", "Rule", "Device", "Finding"]) if frows else "  none")
+    if result.rules:
+        out.append("")
+        out.append("Rules")
+        out.append(tabulate([[safe(r.get("id")), safe(r.get("status")), safe(r.get("reason"), 110)] for r in result.rules],
+                            headers=["Rule", "Verdict", "Why"]))
+    spots = blind_spots(result)
+    if spots:
+        out.append("")
+        out.append("What this scan could not see")
+        out.extend(f"  - {safe(s, 300)}" for s in spots)
     if result.waivers:
         problems = [w for w in result.waivers if w["status"] != "active"]
         if problems:

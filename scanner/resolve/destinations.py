@@ -8,9 +8,11 @@ destination, not two.
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
 
 from scanner.knowledge.fingerprints import FingerprintDB
 from scanner.model import Destination, Device, Evidence
@@ -54,7 +56,9 @@ def destinations_from_flows(known_ips: set[str], summary: FlowSummary,
                   + (f", DNS name {', '.join(names[:3])}" if names else ""))
         out.append(Destination(device_ip=src, host=names[0] if names else None, ip=dst, port=port,
                                transport=transport, sources=["flows"],
-                               evidence=[Evidence("flows", f"{src} -> {dst}:{port}/{transport}: {detail}")]))
+                               evidence=[Evidence("flows", f"{src} -> {dst}:{port}/{transport}: {detail}")],
+                               traffic={"connections": stats.connections, "bytes": stats.bytes,
+                                        "first_seen": _iso(stats.first_ts), "last_seen": _iso(stats.last_ts)}))
     return out, new_devices
 
 
@@ -76,6 +80,24 @@ def destinations_from_fingerprints(devices: list[Device], db: FingerprintDB) -> 
     return out
 
 
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _add_traffic(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The traffic of one destination seen in two inputs: counts added, the wider time span."""
+    if a is None or b is None:
+        return a or b
+    def pick(key: str, fold: Callable[[list[str]], str]) -> str | None:
+        values = [v for v in (a.get(key), b.get(key)) if v]
+        return fold(values) if values else None
+    total = None if a.get("bytes") is None and b.get("bytes") is None else (a.get("bytes") or 0) + (b.get("bytes") or 0)
+    return {"connections": int(a.get("connections") or 0) + int(b.get("connections") or 0), "bytes": total,
+            "first_seen": pick("first_seen", min), "last_seen": pick("last_seen", max)}
+
+
 def merge(destinations: Iterable[Destination]) -> list[Destination]:
     """One destination per device + host/ip + port; sources and evidence combined."""
     by_key: dict[str, Destination] = {}
@@ -85,6 +107,7 @@ def merge(destinations: Iterable[Destination]) -> list[Destination]:
             old = by_key[key]
             old.sources = list(dict.fromkeys([*old.sources, *dest.sources]))
             old.evidence.extend(e for e in dest.evidence if e not in old.evidence)
+            old.traffic = _add_traffic(old.traffic, dest.traffic)
         else:
             by_key[key] = dest
     return sorted(_fold_expected(list(by_key.values())),

@@ -28,7 +28,7 @@ def scan_in_lab(lab, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedPr
 @pytest.fixture(scope="module")
 def lab_scan(lab, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg,no-untyped-def]
     proc, doc = scan_in_lab(lab, tmp_path_factory.mktemp("lab"), LAB_NETWORK, "--policy", "eu-gdpr-baseline",
-                            "--ports", "21,22,23,80,443,554,8000,8080,8443")
+                            "--ports", "21,22,23,80,443,554,8000,8080,8443,16113")
     assert proc.returncode == 1, proc.stderr  # the lab has banned vendors
     assert doc is not None
     return doc
@@ -58,6 +58,24 @@ def test_lab_findings(lab_scan: dict) -> None:  # type: ignore[type-arg]
     assert banned == expected
     unidentified = {f["device_ip"] for f in lab_scan["findings"] if f["rule"] == "unidentified-device"}
     assert unidentified == {ip for ip, s in SPECS.items() if not s.expect.get("vendor")}
+
+
+def test_each_banned_use_fires_on_its_device(lab_scan: dict) -> None:  # type: ignore[type-arg]
+    """The lab's tracking sensor, location-capable controller and licence-plate camera are each seen,
+    with the kind of evidence the finding rests on; the people counter and the access point are not
+    trackers (near misses)."""
+    by = {(f["rule"], f["device_ip"]): f for f in lab_scan["findings"]}
+    tracker = by[("wifi-tracking", "198.51.100.20")]
+    assert tracker["severity"] == "high" and {e.get("kind") for e in tracker["evidence"]} == {"identity"}
+    controller = by[("wifi-tracking", "198.51.100.21")]
+    assert controller["severity"] == "low" and controller["port"] == 16113
+    assert any(e.get("kind") == "capability" for e in controller["evidence"])
+    assert by[("anpr", "198.51.100.23")]["severity"] == "medium"
+    assert not {ip for rule, ip in by if rule == "wifi-tracking"} & {"198.51.100.30", "198.51.100.31"}
+    assert ("biometric-identification", "198.51.100.23") not in by  # plates are not biometric
+    verdicts = {r["id"]: r["status"] for r in lab_scan["rules"]}
+    assert verdicts["wifi-tracking"] == verdicts["anpr"] == "findings"
+    assert verdicts["data-outside-eea"] == "not-assessable"  # no traffic given to this scan
 
 
 def test_out_of_scope_target_is_refused_in_the_lab(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -261,7 +261,11 @@ def test_junit_one_case_per_rule_and_device(hostile: ScanResult) -> None:
     below = [c for c in all_cases if c.find("system-out") is not None]
     assert below and all("Below the --fail-on high threshold" in (c.findtext("system-out") or "") for c in below)
     skipped = [c.find("skipped") for c in all_cases if c.find("skipped") is not None]
-    assert skipped and all((s.get("message") or "").startswith("waived: ") for s in skipped if s is not None)
+    assert skipped and all((s.get("message") or "").startswith(("waived: ", "not assessable: "))
+                           for s in skipped if s is not None)
+    unassessed = {r["id"] for r in hostile.rules if r["status"] == "not-assessable"}
+    assert all(c.find("skipped") is not None for c in all_cases
+               if c.get("classname", "")[len("cityscan."):] in unassessed and len(c) == 0) is True
     errors = [c for c in all_cases if c.find("error") is not None]
     assert len(errors) == len({(e.target, e.stage) for e in hostile.errors}) and root.get("errors") == str(len(errors))
 
@@ -301,7 +305,7 @@ def test_markdown_escapes_device_strings(hostile: ScanResult) -> None:
     assert "javascript:" not in text
     table = [line for line in text.splitlines() if line.startswith("| ")]
     widths = Counter(len(UNESCAPED_PIPE.findall(line)) for line in table)
-    assert set(widths) == {3, 7}, widths  # summary rows: 2 cells; device rows: 6 cells, whatever a device says
+    assert set(widths) == {3, 4, 7}, widths  # summary rows: 2 cells; rules: 3; devices: 6, whatever a device says
     assert "## cityscan report" in text and "#### High" in text and "### Devices" in text
 
 

@@ -23,7 +23,7 @@ from scanner.runtime.interrupt import stop_requested
 from scanner.runtime.progress import Progress
 
 HTTP_PORTS = {80, 81, 82, 88, 8000, 8008, 8080, 8081, 8088, 8888, 8899, 9000}
-HTTPS_PORTS = {443, 4443, 7443, 8443, 9443}
+HTTPS_PORTS = {443, 4343, 4443, 7443, 8443, 9443}
 RTSP_PORTS = {554, 8554}
 BANNERS = {21: "ftp.banner", 22: "ssh.banner", 23: "telnet.banner", 2222: "ssh.banner", 2323: "telnet.banner"}
 NAME_BANNERS = {"ftp": "ftp.banner", "ssh": "ssh.banner", "telnet": "telnet.banner"}

@@ -41,7 +41,7 @@ MAX_XML = 256 * 1024
 
 
 def http_observations(resp: HttpResponse, port: int, path: str, probe: str) -> list[Observation]:
-    out = []
+    out = [Observation("http.status", str(resp.status), probe, port, path)]  # what was served, e.g. only a redirect
     for header, fieldname in (("server", "http.server"), ("www-authenticate", "http.www_authenticate"),
                               ("location", "http.location")):
         value = resp.header(header)
@@ -167,9 +167,17 @@ def _strip_telnet_negotiation(data: bytes) -> bytes:
 def rtsp_options(ip: str, port: int, timeout: float) -> list[Observation]:
     budget = Budget(timeout)
     sock = connect(ip, port, budget)
+    described = None
     try:
         send(sock, f"OPTIONS rtsp://{ip}:{port}/ RTSP/1.0\r\nCSeq: 1\r\nUser-Agent: cityscan\r\n\r\n".encode(), budget)
         raw = read_until(sock, budget, 16384, stop=b"\r\n\r\n")
+        # DESCRIBE (read-only) tells whether the stream description is served without a login.
+        try:
+            send(sock, f"DESCRIBE rtsp://{ip}:{port}/ RTSP/1.0\r\nCSeq: 2\r\nAccept: application/sdp\r\n"
+                       "User-Agent: cityscan\r\n\r\n".encode(), budget)
+            described = parse_response(read_until(sock, budget, 16384, stop=b"\r\n\r\n"))
+        except (ProbeFailed, OSError, ValueError):
+            described = None  # the OPTIONS answer still counts
     finally:
         sock.close()
     resp = parse_response(raw)
@@ -177,6 +185,8 @@ def rtsp_options(ip: str, port: int, timeout: float) -> list[Observation]:
     server = resp.header("server")
     if server:
         out.append(Observation("rtsp.server", decode_untrusted(server.encode("latin-1"), 1024), "rtsp-options", port))
+    if described is not None and described.status:
+        out.append(Observation("rtsp.describe_status", str(described.status), "rtsp-describe", port))
     return out  # many cameras send no Server header: a normal answer, just nothing to identify
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from scanner.knowledge import validate as v
 from scanner.knowledge.fingerprints import FingerprintDB
 from scanner.knowledge.jurisdiction import Jurisdiction
+from scanner.knowledge.services import TrackingService
 from scanner.model import Destination, Device, Evidence, Finding, Reference, ScanResult
 
 
@@ -38,16 +39,31 @@ class Param:
             return v.typed(node, name, int, what, self.default)
         if self.kind == "custom" and self.reader is not None:
             return self.reader(node, name, what)
+        if self.choices:
+            return v.choice(node, name, self.choices, what, self.default)
         return v.typed(node, name, str, what, self.default)
 
 
 @dataclass
 class Context:
+    """The knowledge a rule may consult (never the network, never a file of its own)."""
+
     db: FingerprintDB
     law: Jurisdiction
+    services: tuple[TrackingService, ...] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A rule's status when it found nothing: ``passed`` (with what was checked) or
+    ``not-assessable`` (with why the scan could not see it)."""
+
+    status: str
+    reason: str
 
 
 Evaluate = Callable[[ScanResult, "RuleConfig", Context], Iterable[Finding]]
+Assess = Callable[[ScanResult, "RuleConfig", Context], Verdict]
 
 
 @dataclass
@@ -59,6 +75,7 @@ class RuleSpec:
     severity: str
     evaluate: Evaluate
     params: dict[str, Param] = field(default_factory=dict)
+    assess: Assess | None = None  # what a rule without findings could and could not check
 
 
 @dataclass
@@ -84,14 +101,43 @@ def rule(rule_id: str, title: str, severity: str, **params: Param) -> Callable[[
     return register
 
 
+def assessor(rule_id: str) -> Callable[[Assess], Assess]:
+    """Register how ``rule_id`` judges a scan in which it found nothing."""
+    def register(func: Assess) -> Assess:
+        RULES[rule_id].assess = func
+        return func
+    return register
+
+
 def finding(cfg: RuleConfig, device: Device | None, message: str, evidence: list[Evidence],
-            destination: Destination | None = None, port: int | None = None) -> Finding:
+            destination: Destination | None = None, port: int | None = None, severity: str | None = None,
+            confidence: float | None = None) -> Finding:
     return Finding(
-        rule=cfg.id, severity=cfg.severity, title=cfg.title,
+        rule=cfg.id, severity=severity or cfg.severity, title=cfg.title,
         device_ip=device.ip if device else (destination.device_ip if destination else None),
         message=message, evidence=evidence, references=list(cfg.references),
-        destination=_dest_summary(destination) if destination else None, port=port,
+        destination=_dest_summary(destination) if destination else None, port=port, confidence=confidence,
     )
+
+
+def unidentified(result: ScanResult) -> list[Device]:
+    """Devices the scan could not name a vendor for: no rule about what a device is can clear them."""
+    return [d for d in result.devices if d.vendor is None]
+
+
+def ips(devices: list[Device], limit: int = 5) -> str:
+    shown = ", ".join(d.ip for d in devices[:limit])
+    return shown + (f" and {len(devices) - limit} more" if len(devices) > limit else "")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
+def traffic_seen(result: ScanResult) -> bool:
+    """Traffic records (flows, a capture) were part of the scan's input."""
+    return any(item.get("kind") in ("flows", "capture") for item in result.scan.inputs) or any(
+        d.observed for d in result.destinations)
 
 
 def _dest_summary(dest: Destination) -> dict[str, Any]:

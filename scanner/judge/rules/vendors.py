@@ -11,23 +11,47 @@ from scanner.judge.rules.base import (
     Context,
     Param,
     RuleConfig,
+    Verdict,
+    assessor,
     finding,
     identity_evidence,
+    ips,
     label,
+    plural,
     rule,
+    unidentified,
 )
 from scanner.judge.versions import version_key
 from scanner.knowledge import validate as v
 from scanner.knowledge.fingerprints import FingerprintDB
-from scanner.model import Evidence, Finding, ScanResult
+from scanner.model import Device, Evidence, Finding, ScanResult
 from scanner.model.text import fold_name
 
 # --- banned-vendor ---------------------------------------------------------------------------
 
+def _basis(node: dict[str, Any], name: str, what: str) -> dict[str, str]:
+    """vendor -> the legal or procurement basis of banning it, in the policy author's words."""
+    raw = v.mapping(node.get(name) or {}, node, name, f"{what}.{name}")
+    out = {}
+    for vendor, text in raw.items():
+        if not isinstance(text, str):
+            raise v.fail(raw, vendor, f"{what}.{name}.{vendor} must be a sentence saying why it is banned")
+        out[fold_name(str(vendor))] = text
+    return out
+
+
+NO_BASIS = "a procurement choice of this policy's author; the policy cites no law that bans it"
+
+
 @rule("banned-vendor", "Equipment from a banned vendor", "high",
-      vendors=Param("strings", []), include_related=Param("bool", True), match_oui=Param("bool", True))
+      vendors=Param("strings", []), include_related=Param("bool", True), match_oui=Param("bool", True),
+      basis=Param("custom", {}, reader=_basis))
 def banned_vendor(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iterable[Finding]:
     banned = {fold_name(name) for name in cfg.params["vendors"]}
+
+    def why(maker: str) -> Evidence:
+        return Evidence("policy", f"why {maker} is banned: {cfg.params['basis'].get(fold_name(maker)) or NO_BASIS}")
+
     for device in result.devices:
         chain = ctx.db.maker_chain(device.vendor) if device.vendor else []
         if not cfg.params["include_related"]:
@@ -36,7 +60,8 @@ def banned_vendor(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iterable
         if hit:
             via = "" if hit == device.vendor else f" ({device.vendor} is {_relation(ctx.db, hit, device.vendor)} {hit})"
             yield finding(cfg, device, f"{label(device)} at {device.ip} is made by {hit}{via}, "
-                                       f"a vendor this policy bans", identity_evidence(device))
+                                       f"a vendor this policy bans", [*identity_evidence(device), why(hit)],
+                          confidence=device.confidence)
             continue
         if not cfg.params["match_oui"]:
             continue
@@ -50,7 +75,8 @@ def banned_vendor(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iterable
                     else "its network interface")
             yield finding(cfg, device, f"{device.ip}: {what} is registered to {org} ({oui_hit}), "
                                        f"a vendor this policy bans",
-                          [Evidence("ieee-oui", f"MAC {device.mac} OUI registered to {org!r}")])
+                          [Evidence("ieee-oui", f"MAC {device.mac} OUI registered to {org!r}", "identity", 0.6),
+                           why(oui_hit)], confidence=0.6)
 
 
 def _relation(db: FingerprintDB, maker: str, name: str | None) -> str:
@@ -86,18 +112,24 @@ def _minimums(node: dict[str, Any], name: str, what: str) -> list[dict[str, str]
     return out
 
 
+def _floors(device: Device, cfg: RuleConfig, ctx: Context) -> list[dict[str, str]]:
+    """The minimum versions the policy and the vendor data set for this device's vendor."""
+    floors = [m for m in cfg.params["minimums"] if fold_name(m["vendor"]) == fold_name(device.vendor or "")]
+    vendor = ctx.db.vendor(device.vendor)
+    if cfg.params["use_vendor_data"] and vendor:
+        floors += [{"vendor": vendor.name, "model_pattern": m.get("model_pattern") or ".*",
+                    "version": str(m["version"]), "source": m.get("source") or vendor.file}
+                   for m in vendor.min_supported_firmware]
+    return floors
+
+
 @rule("outdated-firmware", "Firmware older than the supported line", "medium",
       minimums=Param("custom", [], reader=_minimums), use_vendor_data=Param("bool", True))
 def outdated_firmware(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iterable[Finding]:
     for device in result.devices:
         if not device.vendor or not device.firmware:
             continue
-        floors = [m for m in cfg.params["minimums"] if fold_name(m["vendor"]) == fold_name(device.vendor)]
-        vendor = ctx.db.vendor(device.vendor)
-        if cfg.params["use_vendor_data"] and vendor:
-            floors += [{"vendor": vendor.name, "model_pattern": m.get("model_pattern") or ".*",
-                        "version": str(m["version"]), "source": m.get("source") or vendor.file}
-                       for m in vendor.min_supported_firmware]
+        floors = _floors(device, cfg, ctx)
         for floor in floors:
             if not re.search(floor["model_pattern"], device.model or ""):
                 continue
@@ -134,3 +166,41 @@ def _is_net(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+@assessor("banned-vendor")
+def banned_vendor_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Verdict:
+    if not cfg.params["vendors"]:
+        return Verdict("passed", "the policy bans no vendor")
+    if not result.devices:
+        return Verdict("not-assessable", "no devices were found")
+    unknown = unidentified(result)
+    if unknown:
+        return Verdict("not-assessable", f"{plural(len(unknown), 'device')} could not be identified ({ips(unknown)}); "
+                                         "none of the others is made by a banned vendor")
+    return Verdict("passed", f"{plural(len(result.devices), 'device')} identified; none is made by "
+                             f"{', '.join(cfg.params['vendors'])} or a related brand")
+
+
+@assessor("outdated-firmware")
+def outdated_firmware_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Verdict:
+    if not result.devices:
+        return Verdict("not-assessable", "no devices were found")
+    checked, unchecked = [], []
+    for device in result.devices:
+        floors = _floors(device, cfg, ctx) if device.vendor else []
+        if device.firmware and any(re.search(f["model_pattern"], device.model or "") for f in floors):
+            checked.append(device)
+        else:
+            unchecked.append(device)
+    if unchecked:
+        return Verdict("not-assessable", f"{plural(len(unchecked), 'device')} without a known firmware version or a "
+                                         f"minimum for its model ({ips(unchecked)}); {len(checked)} checked")
+    return Verdict("passed", f"{plural(len(checked), 'device')} checked against the minimum firmware of their model")
+
+
+@assessor("unidentified-device")
+def unidentified_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Verdict:
+    if not result.devices:
+        return Verdict("not-assessable", "no devices were found")
+    return Verdict("passed", f"all {plural(len(result.devices), 'device')} identified")
