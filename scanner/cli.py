@@ -19,6 +19,7 @@ import click
 from tabulate import tabulate
 
 from scanner import __version__
+from scanner.collect.credentials import load_credentials
 from scanner.collect.flows import FORMATS as FLOW_FORMATS
 from scanner.collect.scope import Scope, parse_network
 from scanner.config import ScanConfig, load_config, online_lookups
@@ -39,6 +40,7 @@ from scanner.judge.waivers import load_waivers
 from scanner.knowledge.fingerprints import load_db
 from scanner.knowledge.paths import recorded_scan_path, sample_configs_dir
 from scanner.lab import lab as lab_mod
+from scanner.lab.accounts import LAB_PASSWORD, LAB_PASSWORD_ENV
 from scanner.lab.devices import load_devices
 from scanner.model import FAIL_ON, ScanResult
 from scanner.model.text import terminal_safe
@@ -97,14 +99,17 @@ def cli(debug: bool) -> None:
               help="Scan history (SQLite) to save the result in [default: $CITYSCAN_STORE, else "
                    "~/.local/share/cityscan/scans.db].")
 @click.option("--no-store", is_flag=True, help="Do not save this scan in the history.")
+@click.option("--credentials", "credentials_path", metavar="FILE", envvar="CITYSCAN_CREDENTIALS",
+              help="Read-only accounts for authenticated checks of devices you own (YAML; passwords from the "
+                   "environment or files, never from the command line).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--verbose", "-v", is_flag=True, help="Progress as one line per step on stderr (for logs).")
 def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
          waivers_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], flows_format: str,
          capture_iface: str | None, capture_seconds: int, ports: str | None,
          offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
-         csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, quiet: bool,
-         verbose: bool) -> None:
+         csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, credentials_path: str | None,
+         quiet: bool, verbose: bool) -> None:
     """Scan TARGETS (IP addresses or CIDR networks) and/or import nmap XML, then judge by a policy."""
     cfg = load_config(config_path) if config_path else ScanConfig()
     target_strings = list(targets) or cfg.targets
@@ -131,6 +136,8 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
     request.policy = load_policy(policy_ref) if policy_ref else None
     waivers_ref = waivers_path or cfg.waivers
     request.waivers = load_waivers(waivers_ref) if waivers_ref else []
+    credentials_ref = credentials_path or cfg.credentials
+    request.credentials = load_credentials(credentials_ref) if credentials_ref else []
     threshold = fail_on or cfg.fail_on or (request.policy.fail_on if request.policy else None) or "high"
     if fmts or outputs or output_dir:
         targets_out = plan_outputs(fmts, outputs, output_dir)
@@ -395,7 +402,10 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
     try:
         argv = [sys.executable, "-m", "scanner.cli", "scan", lab_mod.LAB_NETWORK, "--config",
                 str(sample_configs_dir() / "scan-lab.yaml"), "--policy", policy_ref, "--format", fmt,
-                "--fail-on", "none", "--no-store"]
+                "--fail-on", "none", "--no-store",
+                # the lab's own read-only audit account: the password goes by the environment, not argv
+                "--credentials", str(sample_configs_dir() / "lab-credentials.yaml")]
+        os.environ[LAB_PASSWORD_ENV] = LAB_PASSWORD
         if shutil.which("tcpdump"):  # the devices call their clouds every 10 s: listen for it
             argv += ["--capture", "eth0", "--capture-seconds", str(DEMO_CAPTURE_SECONDS)]
         if output:

@@ -20,7 +20,7 @@ from scanner.resolve.online import Cache, OnlineLookups, default_cache_path
 
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
-            "offline", "flows", "nmap_xml", "lookups", "snmp_community")
+            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials")
 LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
 
 
@@ -58,6 +58,7 @@ class ScanConfig:
     nmap_xml: list[str] = field(default_factory=list)
     lookups: Lookups = field(default_factory=Lookups)
     snmp_community: str = "public"
+    credentials: str | None = None   # a credentials file (never the secrets themselves)
     source: str | None = None
 
 
@@ -86,7 +87,7 @@ def load_config(path: str | Path) -> ScanConfig:
         raise v.fail(doc, "ports", f"config.ports {cfg.ports!r} is not a port list like '80,443,8000-8100'")
     if "timing" in doc:
         cfg.timing = _timing(v.mapping(doc["timing"], doc, "timing", "config.timing"))
-    for key in ("policy", "waivers"):
+    for key in ("policy", "waivers", "credentials"):
         value = v.typed(doc, key, str, "config")
         setattr(cfg, key, _path(base, value) if value else None)
     cfg.fail_on = v.choice(doc, "fail_on", FAIL_ON, "config")

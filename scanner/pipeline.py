@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 from scanner import __version__
 from scanner.collect.capture import CaptureOutcome, LiveCapture
+from scanner.collect.credentials import Credential
 from scanner.collect.flows import read_flows, summarize
 from scanner.collect.flows.live import STOP_GRACE
 from scanner.collect.nmap import import_nmap_xml, merge_devices, scan_live, valid_ports
 from scanner.collect.probes import ProbeOptions, in_scope, probe
+from scanner.collect.probes.authenticated import run_checks
 from scanner.collect.scope import Network, Scope
 from scanner.collect.timing import Timing
 from scanner.errors import InputError
@@ -26,8 +28,8 @@ from scanner.identify import identify as identify_stage
 from scanner.judge.evaluate import evaluate
 from scanner.judge.policy import Policy
 from scanner.judge.waivers import Waiver
-from scanner.knowledge.loader import datasets
-from scanner.model import ScanError, ScanInfo, ScanResult
+from scanner.knowledge.loader import capability_checks, datasets
+from scanner.model import Device, ScanError, ScanInfo, ScanResult
 from scanner.model.flows import FlowSummary
 from scanner.resolve import describe_countries
 from scanner.resolve import resolve as resolve_stage
@@ -52,6 +54,7 @@ class ScanRequest:
     offline: bool = True
     online: OnlineLookups | None = None
     snmp_community: str = "public"
+    credentials: list[Credential] = field(default_factory=list)  # opt-in authenticated checks
     progress: Progress | None = None
 
 
@@ -155,6 +158,21 @@ def _collect(request: ScanRequest, result: ScanResult) -> None:
                 result.errors.extend(errors)
             result.scan.inputs.append({"kind": "probes", "devices": str(len(targets)),
                                        "seconds": f"{time.monotonic() - started:.1f}"})
+            if request.credentials:
+                _authenticated(request, result, targets)
+
+
+def _authenticated(request: ScanRequest, result: ScanResult, targets: list[Device]) -> None:
+    """The opt-in authenticated checks need the vendor: identify first, then ask the matching devices."""
+    identify(result)
+    checked = 0
+    for device, observations, errors in run_checks(targets, request.credentials, list(capability_checks()),
+                                                   request.timing.probe_timeout):
+        checked += 1
+        device.observations.extend(observations)
+        result.errors.extend(errors)
+    # which devices were asked is recorded; who asked, with which password, never is
+    result.scan.inputs.append({"kind": "authenticated-checks", "devices": str(checked)})
 
 
 def _captured(result: ScanResult, outcome: CaptureOutcome) -> FlowSummary | None:

@@ -84,10 +84,20 @@ def identify_device(device: Device, db: FingerprintDB | None = None) -> Identity
         for cap in hit.facts.get("capabilities") or []:
             if cap not in caps:
                 caps.append(cap)
+    status = dict.fromkeys(caps, "supported")  # the product offers it; whether it is in use is unknown
+    reported, reported_evidence = device_reported(observations)
+    for cap, state in reported.items():  # the device's own word (an authenticated check) wins
+        if state == "unsupported":
+            caps = [c for c in caps if c != cap]
+            status.pop(cap, None)
+        else:
+            if cap not in caps:
+                caps.append(cap)
+            status[cap] = state
     miss = 1.0
     for hit in support:
         miss *= 1.0 - hit.entry.confidence
-    evidence = [h.evidence() for h in support]
+    evidence = [h.evidence() for h in support] + reported_evidence
     for hit in hits:
         if hit.vendor and hit.vendor not in family:
             note = " (hardware relabelled: OEM NIC)" if hit.entry.field in HARDWARE_FIELDS else ""
@@ -95,8 +105,23 @@ def identify_device(device: Device, db: FingerprintDB | None = None) -> Identity
                                                  f"outweighed by evidence for {vendor}{note}"))
     return Identity(vendor=vendor, model=_first(support, "model"), firmware=_first(support, "firmware"),
                     device_class=_first(support, "device_class") or "unknown", capabilities=caps,
-                    capability_status=dict.fromkeys(caps, "supported"),  # the product offers it; in use is unknown
+                    capability_status=status,
                     confidence=round(1.0 - miss, 3), evidence=evidence, observations=derived)
+
+
+def device_reported(observations: list[Observation]) -> tuple[dict[str, str], list[Evidence]]:
+    """Capabilities a device reported itself (``capability.<name>`` observations of an authenticated
+    check): name -> supported | enabled | disabled | unsupported, with the evidence."""
+    found: dict[str, str] = {}
+    evidence: list[Evidence] = []
+    for obs in observations:
+        if not obs.field.startswith("capability."):
+            continue
+        name = obs.field[len("capability."):]
+        found[name] = obs.value
+        evidence.append(Evidence(f"{obs.probe}:{obs.port}{obs.path or ''}",
+                                 f"the device itself reports {name}: {obs.value}", "capability", 0.95))
+    return found, evidence
 
 
 def _best_vendor(hits: list[Hit]) -> str | None:

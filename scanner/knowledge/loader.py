@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from scanner.errors import InputError
+from scanner.knowledge.checks import CapabilityCheck, read_checks
 from scanner.knowledge.fingerprints import FingerprintDB, load_db
 from scanner.knowledge.jurisdiction import Jurisdiction, read_jurisdiction
 from scanner.knowledge.ownership import Ownership, read_ownership
@@ -57,6 +58,12 @@ def ownership() -> Ownership:
 def tracking_services() -> tuple[TrackingService, ...]:
     """Cloud services that receive location or people-tracking data."""
     return tuple(read_services(data_dir() / "location-services.yaml"))
+
+
+@lru_cache(maxsize=1)
+def capability_checks() -> tuple[CapabilityCheck, ...]:
+    """Documented read-only endpoints that say what a device can do (with the user's credentials)."""
+    return tuple(read_checks(data_dir() / "authenticated-checks.yaml"))
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,7 @@ SERVICE_KEYS = {
     "ssdp": ("kind", "port", "server", "location_path", "location_port", "st", "usn", "notes", "behaviour"),
     "silent": ("kind", "port", "notes", "behaviour"),
 }
-ROUTE_KEYS = ("path", "method", "status", "headers", "body", "notes")
+ROUTE_KEYS = ("path", "method", "status", "headers", "body", "auth", "notes")
 DEFAULT_PORTS = {"http": 80, "https": 443, "rtsp": 554, "snmp": 161, "ssdp": 1900}
 
 

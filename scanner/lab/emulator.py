@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import signal
 import ssl
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.collect.probes import snmp
+from scanner.collect.probes.digest import verify
+from scanner.lab.accounts import LAB_PASSWORD, LAB_REALM, LAB_USERNAME
 from scanner.lab.devices import DeviceSpec, load_device
 
 REASONS = {200: "OK", 301: "Moved Permanently", 302: "Found", 401: "Unauthorized", 403: "Forbidden",
@@ -88,6 +91,7 @@ def _http_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
     default = svc.get("default") or {"status": 404, "body": ""}
     base_headers = dict(svc.get("headers") or {})
     behaviour = svc.get("behaviour")
+    nonce = os.urandom(16).hex()  # one per emulator run, as a device picks its own
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         async with closing(writer):
@@ -96,7 +100,10 @@ def _http_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
             parts = lines[0].split(" ") if lines and lines[0] else []
             method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("GET", "/")
             length = 0
+            authorization = ""
             for line in lines[1:]:
+                if line.lower().startswith("authorization:"):
+                    authorization = line.split(":", 1)[1].strip()
                 if line.lower().startswith("content-length:"):
                     try:
                         length = min(int(line.split(":", 1)[1].strip()), MAX_BODY)
@@ -109,6 +116,10 @@ def _http_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
             if route is None and method.upper() == "HEAD":
                 route = next((r for r in routes if r.get("path") == target), None)
             answer = route or default
+            if answer.get("auth") == "digest" and not verify(authorization, method, LAB_REALM, nonce, LAB_USERNAME,
+                                                            LAB_PASSWORD):
+                answer = {"status": 401, "body": "", "headers": {
+                    "WWW-Authenticate": f'Digest realm="{LAB_REALM}", qop="auth", nonce="{nonce}", opaque="799d5"'}}
             status = int(answer.get("status", 200))
             body = _body_bytes(answer.get("body"))
             headers = {**base_headers, **(answer.get("headers") or {})}

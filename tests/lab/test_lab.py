@@ -78,6 +78,26 @@ def test_each_banned_use_fires_on_its_device(lab_scan: dict) -> None:  # type: i
     assert verdicts["data-outside-eea"] == "not-assessable"  # no traffic given to this scan
 
 
+def test_authenticated_checks_read_what_the_recorder_can_recognise(lab, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """With the lab's audit account (sample_configs/lab-credentials.yaml), the NVR's own capability
+    document shows face comparison and capture: biometric identification, from the device's word."""
+    from scanner.knowledge.paths import sample_configs_dir
+    from scanner.lab.accounts import LAB_PASSWORD, LAB_PASSWORD_ENV
+
+    monkeypatch.setenv(LAB_PASSWORD_ENV, LAB_PASSWORD)
+    proc, doc = scan_in_lab(lab, tmp_path, "198.51.100.11", "198.51.100.12", "--policy", "eu-gdpr-baseline",
+                            "--ports", "80", "--credentials", str(sample_configs_dir() / "lab-credentials.yaml"))
+    assert doc is not None, proc.stderr
+    nvr = next(d for d in doc["devices"] if d["ip"] == "198.51.100.12")
+    assert nvr["capability_status"]["face-recognition"] == "supported"
+    camera = next(d for d in doc["devices"] if d["ip"] == "198.51.100.11")
+    assert "face-recognition" not in camera["capabilities"]
+    finding = next(f for f in doc["findings"] if f["rule"] == "biometric-identification")
+    assert finding["device_ip"] == "198.51.100.12" and "itself reports" in finding["message"]
+    assert LAB_PASSWORD not in json.dumps(doc) and LAB_PASSWORD not in proc.stderr
+
+
 def test_out_of_scope_target_is_refused_in_the_lab(lab, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     proc, doc = scan_in_lab(lab, tmp_path, "203.0.113.0/24", "--scope", LAB_NETWORK)
     assert proc.returncode == 2 and doc is None

@@ -46,7 +46,7 @@ def http_paths(db: FingerprintDB) -> list[str]:
     return paths
 
 
-def _kind(port: int, name: str | None) -> str | None:
+def service_kind(port: int, name: str | None) -> str | None:
     name = (name or "").lower()
     if port in HTTPS_PORTS or name in ("https", "ssl/http", "https-alt") or name.startswith("ssl/"):
         return "https"
@@ -88,7 +88,7 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
     for svc in device.services:
         if svc.transport != "tcp":
             continue
-        kind = _kind(svc.port, svc.name)
+        kind = service_kind(svc.port, svc.name)
         port = svc.port
         if kind in ("http", "https", "http?"):
             tls = kind == "https"

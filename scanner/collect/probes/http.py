@@ -1,7 +1,8 @@
 """Read-only HTTP(S) identification: GET of known vendor information endpoints, one ONVIF query.
 
-Requests never carry credentials and never follow redirects (a ``Location`` is recorded as an
-observation, so a redirect cannot lead the scanner out of scope). Responses are bounded.
+Requests never follow redirects (a ``Location`` is recorded as an observation, so a redirect cannot
+lead the scanner out of scope) and carry no credentials, except the opt-in authenticated checks'
+``Authorization`` header (``headers``). Responses are bounded.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class HttpResponse:
 
 
 def request(ip: str, port: int, path: str, timeout: float, tls: bool = False, method: str = "GET",
-            body: bytes | None = None, content_type: str | None = None, host: str | None = None) -> HttpResponse:
+            body: bytes | None = None, content_type: str | None = None, host: str | None = None,
+            headers: list[tuple[str, str]] | None = None) -> HttpResponse:
     if method not in ("GET", "HEAD", "OPTIONS", "POST"):
         raise ValueError(f"method {method} is not read-only")
     budget = Budget(timeout)
@@ -57,6 +59,7 @@ def request(ip: str, port: int, path: str, timeout: float, tls: bool = False, me
     try:
         lines = [f"{method} {path} HTTP/1.1", f"Host: {host or ip}", f"User-Agent: {USER_AGENT}",
                  "Accept: */*", "Connection: close"]
+        lines += [f"{name}: {value}" for name, value in headers or []]
         if body is not None:
             lines += [f"Content-Type: {content_type or 'application/octet-stream'}", f"Content-Length: {len(body)}"]
         send(sock, ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""), budget)

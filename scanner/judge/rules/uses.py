@@ -143,9 +143,12 @@ def _capability_findings(result: ScanResult, cfg: RuleConfig, verb: str, capabil
             continue
         states = ", ".join(f"{c} ({_state(device, c)})" for c in found)
         enabled = all(_state(device, c) == "enabled" for c in found)
-        confidence = round((device.confidence or 0.5) * (1.0 if enabled else 0.8), 3)
+        reported = all(any(e.kind == "capability" and f"itself reports {c}" in e.detail for e in device.evidence)
+                       for c in found)
+        confidence = round((device.confidence or 0.5) * (1.0 if enabled or reported else 0.8), 3)
         how = ("a read-only check read it switched on" if enabled else
-               "its make and model offer it; whether it is switched on was not read")
+               "the device itself reports it (authenticated check); whether it is switched on was not read"
+               if reported else "its make and model offer it; whether it is switched on was not read")
         yield finding(cfg, device, f"{label(device)} at {device.ip} {verb} {states}: {how}",
                       [Evidence("identity", f"{c}: {_state(device, c)}", "capability", confidence) for c in found]
                       + _with_kind(identity_evidence(device), "identity", device.confidence)[:4],
