@@ -8,8 +8,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: setup check demo test bench record clean
 
 # Debian packages: nmap (the scanner), iproute2 (the lab's namespaces), openssl (the lab's TLS
-# certificates), tcpdump (live capture), chromium (the HTML report's browser test).
-DEB_PACKAGES := nmap iproute2 openssl tcpdump chromium
+# certificates), tcpdump (live capture), chromium (the HTML report's browser test), postgresql (a
+# real server the store tests start in a temporary directory; never run as a system service).
+DEB_PACKAGES := nmap iproute2 openssl tcpdump chromium postgresql
 
 $(BIN)/cityscan: pyproject.toml
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

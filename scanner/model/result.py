@@ -324,6 +324,7 @@ class ScanInfo:
     partial: bool = False
     nmap_version: str | None = None
     data: list[dict[str, Any]] = field(default_factory=list)  # the data sets judged by: {name, version, date, source}
+    site: str | None = None   # which part of the city (segment, sensor) the scan covers, for a shared history
 
     def to_dict(self) -> dict[str, Any]:
         return _flat(self)
