@@ -20,7 +20,7 @@ from scanner.resolve.online import Cache, OnlineLookups, default_cache_path
 
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
-            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials")
+            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site")
 LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
 
 
@@ -59,6 +59,7 @@ class ScanConfig:
     lookups: Lookups = field(default_factory=Lookups)
     snmp_community: str = "public"
     credentials: str | None = None   # a credentials file (never the secrets themselves)
+    site: str | None = None
     source: str | None = None
 
 
@@ -97,6 +98,7 @@ def load_config(path: str | Path) -> ScanConfig:
     if "lookups" in doc:
         cfg.lookups = _lookups(v.mapping(doc["lookups"], doc, "lookups", "config.lookups"), base)
     cfg.snmp_community = v.typed(doc, "snmp_community", str, "config", "public")
+    cfg.site = v.typed(doc, "site", str, "config")
     outputs = doc.get("outputs") or []
     if not isinstance(outputs, list):
         raise v.fail(doc, "outputs", "config.outputs must be a list of {format, path}")

@@ -55,6 +55,7 @@ class ScanRequest:
     online: OnlineLookups | None = None
     snmp_community: str = "public"
     credentials: list[Credential] = field(default_factory=list)  # opt-in authenticated checks
+    site: str | None = None
     progress: Progress | None = None
 
 
@@ -78,7 +79,7 @@ def new_result(request: ScanRequest) -> ScanResult:
         tool={"name": "cityscan", "version": __version__},
         scan=ScanInfo(started_at=now_iso(), targets=[str(t) for t in request.targets],
                       scope=request.scope.as_strings(), offline=request.offline,
-                      policy=request.policy.summary() if request.policy else None),
+                      policy=request.policy.summary() if request.policy else None, site=request.site),
     )
 
 

@@ -68,6 +68,8 @@ from scanner.cli.app import emit, cli, plan_outputs
               help="Scan history (SQLite) to save the result in [default: $CITYSCAN_STORE, else "
                    "~/.local/share/cityscan/scans.db].")
 @click.option("--no-store", is_flag=True, help="Do not save this scan in the history.")
+@click.option("--site", metavar="NAME", envvar="CITYSCAN_SITE",
+              help="Which part of the city this scan covers (e.g. traffic-control); kept with the scan in the history.")
 @click.option("--credentials", "credentials_path", metavar="FILE", envvar="CITYSCAN_CREDENTIALS",
               help="Read-only accounts for authenticated checks of devices you own (YAML; passwords from the "
                    "environment or files, never from the command line).")
@@ -78,7 +80,7 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
          capture_iface: str | None, capture_seconds: int, ports: str | None,
          offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
          csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, credentials_path: str | None,
-         quiet: bool, verbose: bool) -> None:
+         site: str | None, quiet: bool, verbose: bool) -> None:
     """Scan TARGETS (IP addresses or CIDR networks) and/or import nmap XML, then judge by a policy."""
     cfg = load_config(config_path) if config_path else ScanConfig()
     target_strings = list(targets) or cfg.targets
@@ -95,6 +97,7 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
         timing=cfg.timing,
         offline=cfg.offline if offline is None else offline,
         snmp_community=cfg.snmp_community,
+        site=site or cfg.site,
         progress=None if quiet else Progress(plain=verbose),
     )
     if not request.targets and not request.nmap_xml:
