@@ -22,7 +22,8 @@ def test_table_lists_devices_and_findings(cli) -> None:  # type: ignore[no-untyp
     run = cli("scan", "--nmap-xml", LAB_XML, "--policy", BASELINE)
     assert run.code == 1, run.err  # banned vendors are high: at the default --fail-on high
     assert "198.51.100.11" in run.out and "Hikvision" in run.out and "banned-vendor" in run.out
-    assert "Summary:" in run.out and run.err == ""
+    assert "Summary:" in run.out
+    assert run.err == "cityscan: 4 findings at or above high: banned-vendor (4)\n"  # exit 1 says why
 
 
 def test_json_validates_against_the_shipped_schema(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +46,39 @@ def test_fail_on_thresholds(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("scan", "--nmap-xml", LAB_XML, "--policy", BASELINE, "--fail-on", "critical").code == 0
     assert cli("scan", "--nmap-xml", LAB_XML, "--policy", BASELINE, "--fail-on", "none").code == 0
     assert cli("scan", "--nmap-xml", LAB_XML, "--policy", BASELINE, "--fail-on", "low").code == 1
-    assert cli("scan", "--nmap-xml", LAB_XML).code == 0  # no policy, no findings
+    default = cli("scan", "--nmap-xml", LAB_XML)  # no policy given: the built-in default judges, named
+    assert default.code == 1 and "policy: eu-gdpr-baseline" in default.out
+    inventory = cli("scan", "--nmap-xml", LAB_XML, "--policy", "none")  # inventory only
+    assert inventory.code == 0 and "policy: none" in inventory.out and "Findings (0)" in inventory.out
+
+
+def test_a_mistyped_policy_name_suggests_the_built_in_one(cli) -> None:  # type: ignore[no-untyped-def]
+    run = cli("scan", "--nmap-xml", LAB_XML, "--policy", "eu-gdpr-basline")
+    assert run.code == 2 and run.err.count("\n") == 1
+    assert "did you mean eu-gdpr-baseline?" in run.err and "nl-municipality" in run.err
+
+
+def test_quiet_prints_nothing_on_success(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = cli("scan", "--nmap-xml", LAB_XML, "--quiet", "--fail-on", "none", "--format", "json", "--output",
+              str(tmp_path / "r.json"))
+    assert run.code == 0 and run.out == "" and run.err == ""
+
+
+def test_outputs_take_the_format_their_name_says(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    junit_file = tmp_path / "j.xml"
+    run = cli("scan", "--nmap-xml", LAB_XML, "--fail-on", "none", "--format", "table", "--format", "junit",
+              "--output", str(junit_file))
+    assert run.code == 0 and junit_file.read_text().startswith("<?xml") and "Summary:" in run.out
+    run = cli("scan", "--nmap-xml", LAB_XML, "--format", "json", "--output", str(tmp_path / "r.html"))
+    assert run.code == 2 and "the name says html" in run.err
+    run = cli("scan", "--nmap-xml", LAB_XML, "--output", str(tmp_path / "r.sarif"), "--fail-on", "none")
+    assert run.code == 0 and json.loads((tmp_path / "r.sarif").read_text())["version"] == "2.1.0"
+    run = cli("scan", "--nmap-xml", LAB_XML, "--format", "json", "--format", "csv", "--output",
+              str(tmp_path / "x.out"), "--output", str(tmp_path / "x.out"))
+    assert run.code == 2 and "would be written to one file" in run.err
+    run = cli("scan", "--nmap-xml", LAB_XML, "--format", "json", "--output-dir", str(tmp_path / "new" / "dir"),
+              "--fail-on", "none")
+    assert run.code == 0 and (tmp_path / "new" / "dir" / "cityscan-report.json").is_file()
 
 
 def test_waived_findings_stay_but_do_not_fail(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -210,7 +243,8 @@ def test_several_formats_in_one_run(cli, tmp_path: Path) -> None:  # type: ignor
     run = cli("scan", "--nmap-xml", LAB_XML, "--policy", BASELINE, "--format", "json", "--output",
               str(tmp_path / "a.json"), "--format", "table", "--fail-on", "none")
     assert run.code == 0 and "Summary:" in run.out and json.loads((tmp_path / "a.json").read_text())["devices"]
-    run = cli("scan", "--nmap-xml", LAB_XML, "--format", "json", "--format", "table", "--output-dir", str(tmp_path))
+    run = cli("scan", "--nmap-xml", LAB_XML, "--format", "json", "--format", "table", "--output-dir", str(tmp_path),
+              "--fail-on", "none")
     assert run.code == 0 and (tmp_path / "cityscan-report.json").is_file() and (tmp_path / "cityscan-report.txt").is_file()
     run = cli("scan", "--nmap-xml", LAB_XML, "--format", "json", "--format", "table")
     assert run.code == 2 and "only one --format can go to stdout" in one_line(run)

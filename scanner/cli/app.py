@@ -24,7 +24,7 @@ from scanner.errors import (
 from scanner.model import ScanResult
 from scanner.report import EXTENSIONS, RenderOptions, render
 from scanner.runtime.interrupt import ScanInterrupted
-from scanner.runtime.output import write_atomic
+from scanner.runtime.output import is_special, write_atomic
 
 
 class _State:
@@ -47,36 +47,79 @@ def resolve_self(argv: list[str]) -> list[str]:
     return argv
 
 
-def plan_outputs(fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None) -> list[tuple[str, str | None]]:
-    """Pair formats with files: the n-th --output takes the n-th --format; the rest go to stdout (one at most).
+# What an output file's name says its format is (a file named by its extension needs no --format).
+BY_EXTENSION = {".txt": "table", ".log": "table", ".json": "json", ".csv": "csv", ".sarif": "sarif",
+                ".xml": "junit", ".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 
-    Checked before the scan, so a typo in an output path costs no scan time.
+
+def format_of(path: str) -> str | None:
+    name = path.lower()
+    if name.endswith(".sarif.json"):
+        return "sarif"
+    return BY_EXTENSION.get(Path(name).suffix)
+
+
+def plan_outputs(fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None) -> list[tuple[str, str | None]]:
+    """Pair formats with files, refusing anything ambiguous; checked before the scan costs time.
+
+    A file whose extension names a format (``j.xml`` is JUnit, ``r.sarif`` SARIF) gets that format,
+    which must then be one of the ``--format`` options if any were given; files without such an
+    extension take the remaining formats in order. What has no file goes to stdout (one at most).
     """
-    fmts = fmts or ("table",)
     if output_dir:
         if outputs:
             raise click.UsageError("give --output or --output-dir, not both")
-        if not Path(output_dir).is_dir():
-            raise InputError("output directory does not exist", output_dir)
-        return [(f, str(Path(output_dir) / f"cityscan-report.{EXTENSIONS.get(f, f)}")) for f in dict.fromkeys(fmts)]
-    if len(outputs) > len(fmts):
-        raise click.UsageError("more --output files than --format options")
-    plan: list[tuple[str, str | None]] = [(f, outputs[i] if i < len(outputs) else None) for i, f in enumerate(fmts)]
+        try:
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot create the output directory: {exc.strerror}", output_dir) from None
+        return [(f, str(Path(output_dir) / f"cityscan-report.{EXTENSIONS.get(f, f)}")) for f in dict.fromkeys(fmts or ("table",))]
+    remaining = list(fmts)
+    plan: list[tuple[str, str | None]] = []
+    unnamed: list[str] = []
+    for path in outputs:
+        implied = format_of(path)
+        if implied is None:
+            unnamed.append(path)
+        elif not fmts or implied in remaining:
+            plan.append((implied, path))
+            if implied in remaining:
+                remaining.remove(implied)
+        else:
+            given = ", ".join(fmts)
+            raise click.UsageError(f"{path}: the name says {implied}, but the formats given are {given}; "
+                                   f"add --format {implied} or rename the file")
+    for unnamed_path in unnamed:
+        if not remaining:
+            raise click.UsageError(f"{unnamed_path}: which format? give a --format for it (or a file name ending "
+                                   f"in {', '.join(sorted(set(BY_EXTENSION)))})")
+        plan.append((remaining.pop(0), unnamed_path))
+    if not plan and not remaining:
+        remaining = ["table"]
+    plan += [(f, None) for f in remaining]
     if sum(1 for _, path in plan if path is None) > 1:
         raise click.UsageError("only one --format can go to stdout; give an --output for the others")
-    for _, path in plan:
-        if path and not Path(path).resolve().parent.is_dir():
-            raise InputError("output directory does not exist", path)
+    seen: dict[str, str] = {}
+    for fmt, target in plan:
+        if target is None:
+            continue
+        real = str(Path(target).resolve())
+        if real in seen and not is_special(real):
+            raise click.UsageError(f"{target}: two reports ({seen[real]} and {fmt}) would be written to one file")
+        seen[real] = fmt
+        if not Path(target).resolve().parent.is_dir():
+            raise InputError("output directory does not exist", target)
     return plan
 
 
-def emit(result: ScanResult, plan: list[tuple[str, str | None]], options: RenderOptions) -> None:
+def emit(result: ScanResult, plan: list[tuple[str, str | None]], options: RenderOptions, quiet: bool = False) -> None:
     """Render every format first, then write: a failing renderer leaves no partial set of files."""
     rendered = [(fmt, path, render(result, fmt, options)) for fmt, path in plan]
     for fmt, path, text in rendered:
         if path:
             write_atomic(path, text)
-            click.echo(_summary(result, path), err=True)
+            if not quiet:
+                click.echo(_summary(result, path), err=True)
         else:
             click.echo(text, nl=False)
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from scanner.cli.app import resolve_self, cli
+from scanner.cli.app import cli, resolve_self
 from scanner.lab import lab as lab_mod
 from scanner.lab.devices import load_devices
 

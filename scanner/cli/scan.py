@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 import click
@@ -17,11 +18,12 @@ from scanner.config import ScanConfig, load_config, online_lookups
 from scanner.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
+    CityscanError,
     InputError,
 )
 from scanner.history.results import load_result
 from scanner.history.store import Store
-from scanner.judge.policy import load_policy
+from scanner.judge.policy import DEFAULT_POLICY, load_policy
 from scanner.judge.waivers import load_waivers
 from scanner.knowledge.paths import recorded_scan_path, sample_configs_dir
 from scanner.lab import lab as lab_mod
@@ -33,7 +35,7 @@ from scanner.runtime.interrupt import ScanInterrupted, interruptible
 from scanner.runtime.progress import Progress
 
 DEMO_CAPTURE_SECONDS = 15
-from scanner.cli.app import emit, cli, plan_outputs
+from scanner.cli.app import cli, emit, plan_outputs
 
 
 @cli.command()
@@ -104,8 +106,8 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
         raise click.UsageError("nothing to scan: give TARGETS, --nmap-xml FILE or a --config with targets")
     if not request.offline:
         request.online = online_lookups(cfg)
-    policy_ref = policy_path or cfg.policy
-    request.policy = load_policy(policy_ref) if policy_ref else None
+    policy_ref = policy_path or cfg.policy or DEFAULT_POLICY  # a scan is judged unless told otherwise
+    request.policy = None if policy_ref == "none" else load_policy(policy_ref)
     waivers_ref = waivers_path or cfg.waivers
     request.waivers = load_waivers(waivers_ref) if waivers_ref else []
     credentials_ref = credentials_path or cfg.credentials
@@ -123,20 +125,39 @@ def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ..
         except ScanInterrupted as exc:
             if exc.result is not None:
                 with stop.deferred():
-                    _keep(exc.result, store, targets_out, options)
+                    _keep(exc.result, store, targets_out, options, quiet)
             raise
         with stop.deferred():  # a signal now would only tear the save or a report in half
-            _keep(result, store, targets_out, options)
-    sys.exit(EXIT_FINDINGS if result.open_at_or_above(threshold) else EXIT_OK)
+            _keep(result, store, targets_out, options, quiet)
+    sys.exit(gate_exit(result, threshold))
 
 
-def _keep(result: ScanResult, store: Store | None, plan: list[tuple[str, str | None]], options: RenderOptions) -> None:
-    """Save to the history, then write the reports: a partial result is kept the same way."""
-    if store is not None:
+def _keep(result: ScanResult, store: Store | None, plan: list[tuple[str, str | None]], options: RenderOptions,
+          quiet: bool = False) -> None:
+    """Write the reports, then save to the history: a store that fails costs neither the reports
+    nor the exit status's meaning. A partial result is kept the same way."""
+    emit(result, plan, options, quiet)
+    if store is None:
+        return
+    try:
         scan_id = store.save(result)
-        if result.scan.partial:  # a complete scan is saved silently; `cityscan history` lists it
-            click.echo(f"cityscan: partial scan {scan_id} saved in {store.path}", err=True)
-    emit(result, plan, options)
+    except CityscanError as exc:
+        click.echo(f"cityscan: the scan was not saved in the history ({exc}); the reports are written", err=True)
+        return
+    if result.scan.partial:  # a complete scan is saved silently; `cityscan history` lists it
+        click.echo(f"cityscan: partial scan {scan_id} saved in {store.path}", err=True)
+
+
+def gate_exit(result: ScanResult, threshold: str) -> int:
+    """Exit 1 when an unwaived finding is at or above ``threshold``, saying which on stderr."""
+    failing = result.open_at_or_above(threshold)
+    if not failing:
+        return EXIT_OK
+    rules = Counter(f.rule for f in failing)
+    listed = ", ".join(f"{rule} ({count})" for rule, count in rules.most_common())
+    click.echo(f"cityscan: {len(failing)} finding{'s' if len(failing) != 1 else ''} at or above {threshold}: "
+               f"{listed}", err=True)
+    return EXIT_FINDINGS
 
 
 @cli.command()
@@ -168,7 +189,7 @@ def report(scan_file: str, policy_path: str | None, waivers_path: str | None, fm
     targets_out = plan_outputs(fmts or ("table",), outputs, output_dir)
     describe(result)  # an older stored result lacks the country names the reports show
     emit(result, targets_out, RenderOptions(fail_on=threshold, csv_kind=csv_kind))
-    sys.exit(EXIT_FINDINGS if result.open_at_or_above(threshold) else EXIT_OK)
+    sys.exit(gate_exit(result, threshold))
 
 
 @cli.command()

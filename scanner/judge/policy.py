@@ -6,6 +6,7 @@ severity and parameters. Mistakes are reported as ``file:line: what is wrong``.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,21 @@ def resolve_policy_path(ref: str, relative_to: Path | None = None) -> Path:
     return candidates[0]
 
 
+DEFAULT_POLICY = "eu-gdpr-baseline"   # judges a scan that names no policy (``--policy none``: inventory only)
+
+
+def builtin_policies() -> list[str]:
+    return sorted(p.stem for p in policies_dir().glob("*.yaml"))
+
+
 def load_policy(ref: str | Path) -> Policy:
     path = resolve_policy_path(str(ref))
+    text = str(ref)
+    if not path.exists() and "/" not in text and "\\" not in text and not text.endswith((".yaml", ".yml")):
+        names = builtin_policies()
+        close = difflib.get_close_matches(text, names, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise InputError(f"no policy file or built-in policy named {text[:80]!r} (built-in: {', '.join(names)}){hint}")
     layers: list[tuple[Path, dict[str, Any]]] = []
     seen: set[Path] = set()
     current: Path | None = path
