@@ -61,6 +61,8 @@ class ScanConfig:
     credentials: str | None = None   # a credentials file (never the secrets themselves)
     site: str | None = None
     source: str | None = None
+    target_lines: dict[str, int] = field(default_factory=dict)   # target -> its line, for errors
+    scope_lines: dict[str, int] = field(default_factory=dict)
 
 
 def _path(base: Path, value: str) -> str:
@@ -81,6 +83,7 @@ def load_config(path: str | Path) -> ScanConfig:
     base = Path(path).resolve().parent
     cfg = ScanConfig(source=name)
     cfg.targets = v.string_list(doc, "targets", "config")
+    cfg.target_lines, cfg.scope_lines = _item_lines(doc, "targets"), _item_lines(doc, "scope")
     cfg.scope = v.string_list(doc, "scope", "config")
     ports = v.typed(doc, "ports", (str, int), "config")
     cfg.ports = str(ports) if ports is not None else None
@@ -91,6 +94,7 @@ def load_config(path: str | Path) -> ScanConfig:
     for key in ("policy", "waivers", "credentials"):
         value = v.typed(doc, key, str, "config")
         setattr(cfg, key, _path(base, value) if value else None)
+        _check_reference(doc, key, getattr(cfg, key))
     cfg.fail_on = v.choice(doc, "fail_on", FAIL_ON, "config")
     cfg.offline = v.typed(doc, "offline", bool, "config", True)
     cfg.flows = [_path(base, p) for p in v.string_list(doc, "flows", "config")]
@@ -109,6 +113,23 @@ def load_config(path: str | Path) -> ScanConfig:
         out_path = v.typed(item, "path", str, "config.outputs")
         cfg.outputs.append(Output(fmt or "table", _path(base, out_path) if out_path else None))
     return cfg
+
+
+def _item_lines(doc: dict[str, Any], key: str) -> dict[str, int]:
+    """Each list item's line, so a bad target or scope entry is reported where it stands."""
+    items = doc.get(key)
+    if not isinstance(items, list):
+        return {}
+    return {str(item): line_of(items, i) or line_of(doc, key) or 1 for i, item in enumerate(items)}
+
+
+def _check_reference(doc: dict[str, Any], key: str, value: str | None) -> None:
+    """A policy, waivers or credentials file the config names must exist (a built-in policy name is fine)."""
+    if value is None or Path(value).is_file():
+        return
+    if key == "policy" and "/" not in str(doc.get(key)) and not str(doc.get(key)).endswith((".yaml", ".yml")):
+        return  # a built-in name: checked (with a suggestion) when the policy is loaded
+    raise v.fail(doc, key, f"config.{key}: no such file {value}")
 
 
 def _lookups(node: dict[str, Any], base: Path) -> Lookups:

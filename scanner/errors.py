@@ -35,6 +35,19 @@ class InputError(CityscanError):
         return f"{where}{self.message}"
 
 
+class InputErrors(InputError):
+    """Several mistakes in one input (e.g. a policy file): all are reported, one line each, so a
+    user fixes the file in one go instead of one error per run."""
+
+    def __init__(self, errors: list[InputError]) -> None:
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.message, first.file, first.line)
+
+    def lines(self) -> list[str]:
+        return [str(e) for e in self.errors]
+
+
 class ScopeError(InputError):
     """A target outside the configured scope (refused before any packet is sent)."""
 

@@ -190,7 +190,7 @@ def test_usage_errors_are_one_line(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("scan", "--nmap-xml", LAB_XML, "--fail-on", "severe")
     assert run.code == 2 and "--fail-on" in one_line(run)
     run = cli("scan", "not-an-address")
-    assert run.code == 2 and one_line(run) == "cityscan: error: target 'not-an-address' is not an IP address or CIDR network"
+    assert run.code == 2 and one_line(run) == "cityscan: error: target 'not-an-address': the host name does not resolve in the hosts file (host names are looked up in DNS only with --online)"
 
 
 def test_missing_nmap_exits_3(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,7 @@ from scanner.errors import (
     EXIT_USAGE,
     CityscanError,
     InputError,
+    InputErrors,
 )
 from scanner.model import ScanResult
 from scanner.report import EXTENSIONS, RenderOptions, render
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> Any:
     except CityscanError as exc:
         if _State.debug:
             traceback.print_exc()
-        click.echo(f"cityscan: error: {exc}", err=True)
+        for line in exc.lines() if isinstance(exc, InputErrors) else [str(exc)]:
+            click.echo(f"cityscan: error: {line}", err=True)
         sys.exit(exc.exit_code)
     except ScanInterrupted as exc:
         kept = " (what was collected is saved, marked partial)" if exc.result is not None else ""

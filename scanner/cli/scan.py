@@ -13,7 +13,13 @@ import click
 
 from scanner.collect.credentials import load_credentials
 from scanner.collect.flows import FORMATS as FLOW_FORMATS
-from scanner.collect.scope import Scope, parse_network
+from scanner.collect.scope import (
+    Scope,
+    hosts_file,
+    parse_target,
+    read_target_list,
+    resolve_host,
+)
 from scanner.config import ScanConfig, load_config, online_lookups
 from scanner.errors import (
     EXIT_FINDINGS,
@@ -40,6 +46,8 @@ from scanner.cli.app import cli, emit, plan_outputs
 
 @cli.command()
 @click.argument("targets", nargs=-1)
+@click.option("-iL", "--targets-file", "target_list", metavar="FILE",
+              help="Read targets from FILE, as nmap -iL: one or more per line, # comments.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Scan configuration (YAML).")
 @click.option("--scope", "scope", multiple=True, metavar="CIDR",
               help="Networks the scan may touch (repeatable). Default: the targets themselves.")
@@ -77,19 +85,25 @@ from scanner.cli.app import cli, emit, plan_outputs
                    "environment or files, never from the command line).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--verbose", "-v", is_flag=True, help="Progress as one line per step on stderr (for logs).")
-def scan(targets: tuple[str, ...], config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
+def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
          waivers_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], flows_format: str,
          capture_iface: str | None, capture_seconds: int, ports: str | None,
          offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
          csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, credentials_path: str | None,
          site: str | None, quiet: bool, verbose: bool) -> None:
-    """Scan TARGETS (IP addresses or CIDR networks) and/or import nmap XML, then judge by a policy."""
+    """Scan TARGETS (addresses, CIDR networks, ranges such as 198.51.100.1-20, host names) and/or
+    import nmap XML, then judge by a policy."""
     cfg = load_config(config_path) if config_path else ScanConfig()
-    target_strings = list(targets) or cfg.targets
-    nets = [parse_network(t, "target", cfg.source if not targets else None) for t in target_strings]
+    listed: list[tuple[str, str | None, int | None]] = [(t, None, None) for t in targets]
+    listed += [(t, target_list, n) for t, n in (read_target_list(target_list) if target_list else [])]
+    if not listed:
+        listed = [(t, cfg.source, cfg.target_lines.get(t)) for t in cfg.targets]
+    online = not (cfg.offline if offline is None else offline)
+    nets = [net for text, source, line in listed
+            for net in parse_target(text, source, line, resolve_host if online else hosts_file)]
     request = ScanRequest(
         targets=nets,
-        scope=Scope.build(list(scope) or cfg.scope, nets),
+        scope=Scope.build(list(scope), nets) if scope else Scope.build(cfg.scope, nets, cfg.source, cfg.scope_lines),
         nmap_xml=list(nmap_xml) or cfg.nmap_xml,
         flows=list(flows) or cfg.flows,
         flows_format=None if flows_format == "auto" else flows_format,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scanner.errors import InputError
+from scanner.errors import InputError, InputErrors
 from scanner.judge.rules import RULES, RuleConfig
 from scanner.knowledge import validate as v
 from scanner.knowledge.loader import jurisdiction
@@ -100,12 +100,18 @@ def load_policy(ref: str | Path) -> Policy:
     for file, _ in layers:
         digest.update(file.read_bytes())
     rules: dict[str, RuleConfig] = {}
+    problems: list[InputError] = []
     for file, doc in reversed(layers):  # base first, each layer overrides
         raw_rules = doc.get("rules") or {}
         if not isinstance(raw_rules, dict):
             raise v.fail(doc, "rules", "policy.rules must be a mapping of rule id -> settings")
         for rule_id, settings in raw_rules.items():
-            rules[rule_id] = _rule(str(rule_id), settings, raw_rules, rules.get(rule_id))
+            try:
+                rules[rule_id] = _rule(str(rule_id), settings, raw_rules, rules.get(rule_id))
+            except InputError as exc:  # report every rule's mistakes, not only the first
+                problems.append(exc)
+    if problems:
+        raise problems[0] if len(problems) == 1 else InputErrors(problems)
     top = layers[0][1]
     fail_on = next((v.choice(doc, "fail_on", (*SEVERITIES, "none"), "policy") for _, doc in layers
                     if "fail_on" in doc), None)

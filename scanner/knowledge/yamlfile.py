@@ -6,6 +6,7 @@ validators can say ``file:line: what is wrong`` for a value deep inside the file
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,17 @@ class Seq(list):  # type: ignore[type-arg]
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
+def _checked(loader: yaml.SafeLoader, node: yaml.Node, plain: Any, filename: str) -> Any:
+    """A scalar YAML converts (a date, a number): an impossible one (2027-02-30) is the user's
+    mistake at a line, not a crash."""
+    try:
+        return plain(loader, node)
+    except (ValueError, OverflowError) as exc:
+        kind = str(node.tag).rsplit(":", 1)[-1]
+        raise InputError(f"{str(node.value)[:40]!r} is not a valid {kind}: {exc}", filename,
+                         node.start_mark.line + 1) from None
+
+
 def _make_loader(filename: str) -> type[yaml.SafeLoader]:
     class Loader(yaml.SafeLoader):
         pass
@@ -63,6 +75,10 @@ def _make_loader(filename: str) -> type[yaml.SafeLoader]:
         result.item_lines = [child.start_mark.line + 1 for child in node.value]
         return result
 
+    for tag in ("timestamp", "int", "float"):
+        full = f"tag:yaml.org,2002:{tag}"
+        Loader.add_constructor(full, functools.partial(_checked, plain=yaml.SafeLoader.yaml_constructors[full],
+                                                       filename=filename))
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
     return Loader

@@ -29,7 +29,7 @@ def test_target_outside_scope_is_refused() -> None:
 
 def test_huge_target_is_refused() -> None:
     scope = Scope.build(["0.0.0.0/0"], [])
-    with pytest.raises(ScopeError, match="split it"):
+    with pytest.raises(ScopeError, match="split the work"):
         scope.check([net("198.0.0.0/8")])
 
 
