@@ -6,6 +6,7 @@ bad input; 3 the scan could not run. Errors are one line on stderr; ``--debug`` 
 
 from __future__ import annotations
 
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -46,6 +47,11 @@ def resolve_self(argv: list[str]) -> list[str]:
     if argv and argv[0] == "cityscan":
         return [sys.executable, "-m", "scanner.cli", *argv[1:]]
     return argv
+
+
+def terminal_width() -> int | None:
+    """The width of the terminal stdout is, for the table (None when stdout is a file or a pipe)."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
 
 # What an output file's name says its format is (a file named by its extension needs no --format).

@@ -41,7 +41,7 @@ from scanner.runtime.interrupt import ScanInterrupted, interruptible
 from scanner.runtime.progress import Progress
 
 DEMO_CAPTURE_SECONDS = 15
-from scanner.cli.app import cli, emit, plan_outputs
+from scanner.cli.app import cli, emit, plan_outputs, terminal_width
 
 
 @cli.command()
@@ -131,7 +131,7 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
         targets_out = plan_outputs(fmts, outputs, output_dir)
     else:
         targets_out = [(o.format, o.path) for o in cfg.outputs] or [("table", None)]
-    options = RenderOptions(fail_on=threshold, csv_kind=csv_kind)
+    options = RenderOptions(fail_on=threshold, csv_kind=csv_kind, width=terminal_width())
     # The store is opened (and locked) before the scan: a busy or broken store costs no scan time.
     with Store(store_path) if not no_store else contextlib.nullcontext() as store, interruptible() as stop:
         try:

@@ -349,9 +349,19 @@ class ScanResult:
     # summary, references) and the countries named (code -> name, eea, adequacy).
     rules: list[dict[str, Any]] = field(default_factory=list)
     countries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _index: tuple[list[Device], int, dict[str, Device]] | None = field(default=None, init=False, repr=False,
+                                                                       compare=False)
 
     def device(self, ip: str) -> Device | None:
-        return next((d for d in self.devices if d.ip == ip), None)
+        """The device at ``ip`` (the first, if an import listed it twice). Indexed once per list:
+        rules ask this for every destination, and a city has tens of thousands."""
+        cached = self._index
+        if cached is None or cached[0] is not self.devices or cached[1] != len(self.devices):
+            index: dict[str, Device] = {}
+            for d in self.devices:
+                index.setdefault(d.ip, d)
+            cached = self._index = (self.devices, len(self.devices), index)
+        return cached[2].get(ip)
 
     def open_at_or_above(self, threshold: str) -> list[Finding]:
         """Unwaived findings at or above ``threshold``: what makes a CI run fail (exit 1)."""

@@ -19,16 +19,18 @@ from scanner.report import (
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """What some formats need beyond the result: the CI gate and the CSV table to write."""
+    """What some formats need beyond the result: the CI gate, the CSV table to write, and the width
+    of the terminal the table is for (None: not a terminal, no limit)."""
 
     fail_on: str = "high"
     csv_kind: str = "findings"
+    width: int | None = None
 
 
 Renderer = Callable[[ScanResult, RenderOptions], str]
 
 FORMATS: dict[str, Renderer] = {
-    "table": lambda result, _: table.render(result),
+    "table": lambda result, options: table.render(result, options.width),
     "json": lambda result, _: json_report.render(result),
     "csv": lambda result, options: csv_report.render_kind(result, options.csv_kind),
     "sarif": lambda result, _: sarif.render(result),

@@ -18,6 +18,7 @@ from scanner.report.common import (
 from scanner.report.html_text import h, link
 
 MAX_EVIDENCE = 6
+FULL_ROWS = 50  # per rule: findings shown with their evidence; the rest as one compact line each
 
 
 def plural(count: int, one: str, many: str | None = None) -> str:
@@ -88,7 +89,20 @@ def _rule_block(rule_id: str, items: list[Finding], index: dict[str, Device], wh
             + (f'<p class="why">{h(why)}</p>' if why else "") + legal
             + '<table><thead><tr><th style="width:22%">Device</th><th>Finding and evidence</th>'
             '<th style="width:16%">Status</th></tr></thead><tbody>'
-            + "".join(_finding_row(f, index) for f in items) + "</tbody></table></section>")
+            + "".join(_finding_row(f, index) for f in items[:FULL_ROWS]) + "</tbody></table>"
+            + _compact(items[FULL_ROWS:]) + "</section>")
+
+
+def _compact(items: list[Finding]) -> str:
+    """A city has thousands of findings of one rule: past the first ones, one line each (device,
+    what, status, id), in a table that can be sorted and filtered; the evidence is in the JSON."""
+    if not items:
+        return ""
+    rows = "".join(f"<tr><td>{h(f.device_ip or 'network')}</td><td>{h(f.message, 200)}</td>"
+                   f"<td>{'waived' if f.waived else 'open'}</td></tr>" for f in items)
+    return (f'<p class="muted">{len(items)} more findings of this rule, without their evidence and IDs (both are in '
+            'the JSON result):</p><table class="sortable compact"><thead><tr><th>Device</th><th>Finding</th>'
+            f"<th>Status</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def render_findings(result: ScanResult) -> str:

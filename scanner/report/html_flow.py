@@ -20,7 +20,8 @@ ROW = 56
 NODE_H = 42
 TOP = 34
 COLUMNS = {"device": (10, 215), "company": (320, 380), "country": (795, 195)}
-MAX_DEVICES = 60
+MAX_DEVICES = 40     # more devices than this are drawn as groups (vendor and class)
+MAX_COMPANIES = 30   # more operators than this: the rest are one node, with their count
 UNKNOWN = "?"
 # kind -> fill, stroke, legend text, text inside the node
 KIND_STYLE = {"eea": ("#e7f4ec", "#1b7f4b", "EU / EEA", "EU / EEA"),
@@ -45,7 +46,49 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _group_of(device: Device | None) -> str:
+    if device is None:
+        return "Not in the inventory"
+    return f"{device.vendor or 'Unidentified'} {device.device_class}"
+
+
+def _plan(result: ScanResult) -> tuple[bool, dict[str, int], set[str]]:
+    """Whether devices are grouped, the group sizes, and the operators drawn one by one."""
+    devices = {d.ip: d for d in result.devices}
+    sending = list(dict.fromkeys(d.device_ip for d in result.destinations))
+    grouped = len(sending) > MAX_DEVICES
+    sizes: dict[str, int] = defaultdict(int)
+    for ip in sending:
+        sizes[_group_of(devices.get(ip))] += 1
+    weight: dict[str, int] = defaultdict(int)
+    for d in result.destinations:
+        weight[_company(d)] += 1
+    keep = set(sorted(weight, key=lambda c: (-weight[c], c))[:MAX_COMPANIES - 1]) if len(weight) > MAX_COMPANIES \
+        else set(weight)
+    return grouped, dict(sizes), keep
+
+
+def _company(d: Destination) -> str:
+    return d.company or d.network_owner or "Unknown operator"
+
+
+def flow_note(result: ScanResult) -> str:
+    """What the picture leaves out or folds together, said in words (empty when it shows everything)."""
+    grouped, sizes, keep = _plan(result)
+    operators = {_company(d) for d in result.destinations}
+    notes = []
+    if grouped:
+        notes.append(f"The {sum(sizes.values())} devices that send data are drawn as {len(sizes)} groups of the same "
+                     "vendor and class; the table below lists every device.")
+    if len(operators) > len(keep):
+        notes.append(f"The {len(operators) - len(keep)} operators with the fewest connections are drawn as one node; "
+                     "the table lists them all.")
+    return " ".join(notes)
+
+
 def _build(result: ScanResult, dests: list[Destination], devices: dict[str, Device]) -> tuple[list[Node], list[Node], list[Node], dict[tuple[str, str], int], dict[tuple[str, str], str]]:
+    grouped, sizes, keep = _plan(result)
+    others = len({_company(d) for d in dests} - keep)
     dev_nodes: dict[str, Node] = {}
     comp_nodes: dict[str, Node] = {}
     country_nodes: dict[str, Node] = {}
@@ -53,12 +96,21 @@ def _build(result: ScanResult, dests: list[Destination], devices: dict[str, Devi
     law_edges: dict[tuple[str, str], str] = {}
     for d in dests:
         device = devices.get(d.device_ip)
-        dev_nodes.setdefault(d.device_ip, Node(d.device_ip, d.device_ip, device_name(device)))
-        company = d.company or d.network_owner or "Unknown operator"
+        if grouped:
+            key = _group_of(device)
+            count = sizes.get(key, 0)
+            dev_nodes.setdefault(key, Node(key, key, f"{count} device{'s' if count != 1 else ''}"))
+        else:
+            key = d.device_ip
+            dev_nodes.setdefault(key, Node(key, key, device_name(device)))
+        company = _company(d)
+        if company not in keep:
+            company = f"{others} more operators"
+            comp_nodes.setdefault(company, Node(company, company, "see the table"))
         parent = d.parent_company if d.parent_company and d.parent_company != company else ""
         comp_nodes.setdefault(company, Node(company, company, f"part of {parent}" if parent else (
             "operator not identified" if company == "Unknown operator" else "")))
-        dev_edges[(d.device_ip, company)] += 1
+        dev_edges[(key, company)] += 1
         located = d.country.upper() if d.country else UNKNOWN
         targets = {located: "located"}
         for code in d.jurisdictions:
@@ -118,8 +170,7 @@ def kinds_used(result: ScanResult) -> list[str]:
 def render_flow(result: ScanResult) -> str:
     """The SVG (empty string when the result has no destinations)."""
     devices = {d.ip: d for d in result.devices}
-    shown_ips = list(dict.fromkeys(d.device_ip for d in result.destinations))[:MAX_DEVICES]
-    dests = [d for d in result.destinations if d.device_ip in set(shown_ips)]
+    dests = list(result.destinations)
     if not dests:
         return ""
     dev_nodes, comp_nodes, country_nodes, dev_edges, law_edges = _build(result, dests, devices)

@@ -1,7 +1,8 @@
-"""One self-contained HTML file for auditors and a city council: it loads nothing, runs nothing.
+"""One self-contained HTML file for auditors and a city council: it loads nothing, sends nothing.
 
-Inline CSS and SVG only, no JavaScript; a Content-Security-Policy forbids every fetch and every
-script, so even a missed escape could not load or run anything. Device strings go through
+Inline CSS and SVG, and one small script that sorts and filters the long tables
+(:mod:`.html_script`); a Content-Security-Policy forbids every fetch and every script but that
+one (by its hash), so even a missed escape could not load or run anything. Device strings go through
 :func:`html_text.h`. Print CSS turns it into an A4 document with the legal links spelled out.
 """
 
@@ -12,6 +13,7 @@ from collections import Counter, defaultdict
 from typing import Any
 
 from scanner.model import ScanResult, severity_rank
+from scanner.model.addresses import ip_sort_key
 from scanner.report.common import (
     SEVERITIES_DESC,
     blind_spots,
@@ -23,11 +25,12 @@ from scanner.report.common import (
     seen_text,
 )
 from scanner.report.html_findings import pill, plural, render_findings
-from scanner.report.html_flow import KIND_STYLE, kinds_used, render_flow
+from scanner.report.html_flow import KIND_STYLE, flow_note, kinds_used, render_flow
+from scanner.report.html_script import SCRIPT, SCRIPT_HASH
 from scanner.report.html_style import CSS
 from scanner.report.html_text import h
 
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+CSP = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src '{SCRIPT_HASH}'"
 SOURCE_NAMES = {"fingerprint": "vendor endpoint", "flows": "traffic", "ownership": "ownership table",
                 "asn-table": "ASN table", "rir-country": "RIR data", "rdap": "RDAP", "dns": "DNS"}
 
@@ -126,18 +129,18 @@ def _inventory(result: ScanResult) -> str:
         if not f.waived and f.device_ip:
             per_device[f.device_ip][f.severity] += 1
     rows = []
-    for d in result.devices:
+    for d in sorted(result.devices, key=lambda x: ip_sort_key(x.ip)):
         services = ", ".join(f"{s.port}/{s.transport}" + (f" {s.name}" if s.name else "") for s in d.services)
         mine = per_device.get(d.ip, Counter())
         sev = max(mine, key=severity_rank) if mine else "none"
-        findings = " ".join(pill(s, mine[s]) for s in SEVERITIES_DESC if mine[s]) or '<span class="muted">none</span>'
+        findings = " ".join(pill(s, mine[s]) for s in SEVERITIES_DESC if mine[s]) or "–"
         rows.append(f'<tr><td class="sevcell sev-{h(sev)} mono nowrap">{h(d.ip)}</td>'
                     f'<td>{h(d.vendor or "unidentified")}</td><td>{h(d.model or "–")}</td>'
                     f'<td class="mono">{h(d.firmware or "–")}</td><td>{h(d.device_class)}</td>'
                     f'<td class="num">{h(confidence_text(d.confidence))}</td>'
                     f'<td class="mono nowrap">{h(d.mac or "–")}</td><td>{h(services or "none")}</td>'
                     f"<td>{findings}</td></tr>")
-    return ('<table><thead><tr><th>IP address</th><th>Vendor</th><th>Model</th><th>Firmware</th><th>Class</th>'
+    return ('<table class="sortable"><thead><tr><th>IP address</th><th>Vendor</th><th>Model</th><th>Firmware</th><th>Class</th>'
             '<th class="num">Confidence</th><th>MAC</th><th>Open services</th><th>Findings</th></tr></thead><tbody>'
             + "".join(rows) + "</tbody></table>")
 
@@ -160,7 +163,7 @@ def _flow(result: ScanResult) -> str:
                 "device has a known vendor cloud endpoint. Where the devices send data cannot be judged from "
                 "this scan alone.</p>")
     rows = []
-    for d in result.destinations:
+    for d in sorted(result.destinations, key=lambda x: (ip_sort_key(x.device_ip), x.host or '', ip_sort_key(x.ip))):
         where = (d.host or d.ip or "?") + (f" ({d.ip})" if d.host and d.ip else "") + (f":{d.port}" if d.port else "")
         owner = (d.company or d.network_owner or "unknown") + (
             f" (part of {d.parent_company})" if d.parent_company and d.parent_company != d.company else "")
@@ -173,8 +176,10 @@ def _flow(result: ScanResult) -> str:
     intro = ("<p>Each line is a connection a device makes, or is built to make by its vendor. A solid line "
              "ends where the server is; a dashed red line ends at a country whose law can compel the company, "
              "through its seat or its parent, to hand over the data.</p>")
+    note = flow_note(result)
+    intro += f'<p class="muted">{h(note)}</p>' if note else ""
     return (f'{intro}<div class="flow">{render_flow(result)}{_legend(result)}</div>'
-            "<table><thead><tr><th>Device</th><th>Destination</th><th>Company</th><th>Server location</th>"
+            '<table class="sortable"><thead><tr><th>Device</th><th>Destination</th><th>Company</th><th>Server location</th>'
             "<th>Law reaches from</th><th>Seen</th><th>Found by</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
@@ -250,9 +255,10 @@ def render(result: ScanResult) -> str:
 </header>
 {sections}
 <footer>Generated by cityscan {h(result.tool.get("version", ""))}. This file is self-contained: it loads nothing
-from the network and contains no scripts. Finding IDs stay the same across scans of the same device, rule and
+from the network; its one script only sorts and filters tables. Finding IDs stay the same across scans of the same device, rule and
 destination.</footer>
 </main>
+<script>{SCRIPT}</script>
 </body>
 </html>
 """

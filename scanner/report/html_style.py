@@ -45,6 +45,9 @@ a { color: var(--accent); }
 .pill.zero { background: #fff; color: var(--muted); border: 1px solid var(--line); font-weight: 600; }
 .pill.waived { background: #fff; color: var(--muted); border: 1px dashed var(--muted); }
 .pill.passed { background: var(--ok); }
+input.filter { display: block; margin: 6px 0; padding: 4px 8px; width: 22em; font: inherit; }
+th[aria-sort] { text-decoration: underline; }
+@media print { input.filter { display: none; } }
 .pill.unassessed { background: #fff; color: #8a5a00; border: 1px dashed #b07800; }
 .pill.status-active { background: var(--ok); }
 .pill.status-expired { background: var(--bad); }

@@ -11,17 +11,24 @@ from collections import Counter
 from tabulate import tabulate
 
 from scanner.model import SEVERITIES, ScanResult
+from scanner.model.addresses import ip_sort_key
 from scanner.model.text import terminal_safe as safe
 from scanner.report.common import blind_spots, confidence_text, seen_text
 
 MAX_DEST_ROWS = 60
+MAX_ROWS = 200  # devices and findings a terminal shows; the rest are counted, and in the JSON
 
 
 def _services(ports: list[str], limit: int = 6) -> str:
     return ", ".join(ports[:limit]) + (f" +{len(ports) - limit}" if len(ports) > limit else "")
 
 
-def render(result: ScanResult) -> str:
+def _fit(width: int | None, fixed: int) -> int:
+    """How wide the one free-text column may be so that a table fits a terminal of ``width``."""
+    return 110 if width is None else max(30, width - fixed)
+
+
+def render(result: ScanResult, width: int | None = None) -> str:
     out: list[str] = []
     scan = result.scan
     policy = (scan.policy or {}).get("name") or "none"
@@ -30,7 +37,7 @@ def render(result: ScanResult) -> str:
                f"{'offline' if scan.offline else 'online'}{' | PARTIAL' if scan.partial else ''}")
     out.append("")
     rows = []
-    for d in result.devices:
+    for d in sorted(result.devices, key=lambda x: ip_sort_key(x.ip))[:MAX_ROWS]:
         ports = [f"{s.port}/{s.transport}" + (f" {s.name}" if s.name else "") for s in d.services]
         rows.append([safe(d.ip), safe(d.mac or "-"), safe(d.vendor or "unknown", 40),
                      safe(d.model or "-", 40), safe(d.firmware or "-", 40), safe(d.device_class),
@@ -38,6 +45,8 @@ def render(result: ScanResult) -> str:
     out.append(f"Devices ({len(result.devices)})")
     out.append(tabulate(rows, headers=["IP", "MAC", "Vendor", "Model", "Firmware", "Class", "Conf.", "Services"])
                if rows else "  none found")
+    if len(result.devices) > MAX_ROWS:
+        out.append(f"  ... {len(result.devices) - MAX_ROWS} more in the JSON output")
     if result.destinations:
         out.append("")
         out.append(f"Destinations ({len(result.destinations)})")
@@ -57,15 +66,19 @@ def render(result: ScanResult) -> str:
         out.append("Jurisdictions: " + ", ".join(f"{safe(c)} {n}" for c, n in by_country.most_common()))
     out.append("")
     frows = []
-    for f in result.findings:
+    message_width = _fit(width, 60)
+    for f in result.findings[:MAX_ROWS]:
         sev = f.severity.upper() + (" (waived)" if f.waived else "")
-        frows.append([sev, f.rule, safe(f.device_ip or "-"), safe(f.message, 110)])
+        frows.append([sev, f.rule, safe(f.device_ip or "-"), safe(f.message, message_width)])
     out.append(f"Findings ({len(result.findings)})")
     out.append(tabulate(frows, headers=["Severity", "Rule", "Device", "Finding"]) if frows else "  none")
+    if len(result.findings) > MAX_ROWS:
+        out.append(f"  ... {len(result.findings) - MAX_ROWS} more in the JSON output (they are ordered worst first)")
     if result.rules:
         out.append("")
         out.append("Rules")
-        out.append(tabulate([[safe(r.get("id")), safe(r.get("status")), safe(r.get("reason"), 110)] for r in result.rules],
+        out.append(tabulate([[safe(r.get("id")), safe(r.get("status")), safe(r.get("reason"), _fit(width, 44))]
+                             for r in result.rules],
                             headers=["Rule", "Verdict", "Why"]))
     spots = blind_spots(result)
     if spots:
