@@ -20,7 +20,7 @@ from scanner.resolve.online import Cache, OnlineLookups, default_cache_path
 
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
-            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site")
+            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site", "store")
 LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
 
 
@@ -60,6 +60,7 @@ class ScanConfig:
     snmp_community: str = "public"
     credentials: str | None = None   # a credentials file (never the secrets themselves)
     site: str | None = None
+    store: str | None = None   # the history: a SQLite path or a postgresql:// URL
     source: str | None = None
     target_lines: dict[str, int] = field(default_factory=dict)   # target -> its line, for errors
     scope_lines: dict[str, int] = field(default_factory=dict)
@@ -103,6 +104,8 @@ def load_config(path: str | Path) -> ScanConfig:
         cfg.lookups = _lookups(v.mapping(doc["lookups"], doc, "lookups", "config.lookups"), base)
     cfg.snmp_community = v.typed(doc, "snmp_community", str, "config", "public")
     cfg.site = v.typed(doc, "site", str, "config")
+    store = v.typed(doc, "store", str, "config")
+    cfg.store = store if not store or "://" in store else _path(base, store)
     outputs = doc.get("outputs") or []
     if not isinstance(outputs, list):
         raise v.fail(doc, "outputs", "config.outputs must be a list of {format, path}")

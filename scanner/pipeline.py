@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from scanner import __version__
 from scanner.collect.capture import CaptureOutcome, LiveCapture
 from scanner.collect.credentials import Credential
-from scanner.collect.flows import read_flows, summarize
 from scanner.collect.flows.live import STOP_GRACE
+from scanner.collect.flows.summary import summarize_file
 from scanner.collect.nmap import import_nmap_xml, merge_devices, scan_live, valid_ports
 from scanner.collect.probes import ProbeOptions, in_scope, probe
 from scanner.collect.probes.authenticated import run_checks
@@ -28,7 +28,7 @@ from scanner.identify import identify as identify_stage
 from scanner.judge.evaluate import evaluate
 from scanner.judge.policy import Policy
 from scanner.judge.waivers import Waiver
-from scanner.knowledge.loader import capability_checks, datasets
+from scanner.knowledge.loader import capability_checks, datasets_in_use
 from scanner.model import Device, ScanError, ScanInfo, ScanResult
 from scanner.model.flows import FlowSummary
 from scanner.resolve import describe_countries
@@ -87,7 +87,7 @@ def flow_summary(paths: list[str], fmt: str | None = None, summary: FlowSummary 
     """Every ``--flows`` file folded into one summary. Read before any packet is sent, so a
     malformed log stops the run (exit 2, file and line) before it has cost scan time."""
     for path in paths:
-        summary = summarize(read_flows(path, fmt), summary)
+        summary = summarize_file(path, fmt, summary)
     return summary
 
 
@@ -191,7 +191,7 @@ def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | Non
     resolve(result, summary, None if request.offline or not online else request.online)
     if request.policy is not None:
         judge(result, request.policy, request.waivers)
-    result.scan.data = [d.to_dict() for d in datasets()]
+    result.scan.data = [d.to_dict() for d in datasets_in_use()]  # reports say which are old
     result.scan.finished_at = now_iso()
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import socket
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,3 +77,86 @@ def lab() -> Iterator[object]:
         yield state
     finally:
         lab_mod.down(LAB_PREFIX)
+
+
+# --- a real PostgreSQL server for the store's tests ------------------------------------------------
+
+PG_PASSWORD = "pg-s3cret-for-tests"  # nowhere but in this throw-away server; tests check it never leaks
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL server: unix socket (trusted) in its own directory, TCP on 127.0.0.1 (password)."""
+
+    base: Path
+    port: int
+    user: str = "cityscan"
+    password: str = PG_PASSWORD
+
+    def url(self, dbname: str = "postgres", password: str | None = PG_PASSWORD) -> str:
+        """TCP URL on loopback, with the password in it (as a user might write it)."""
+        auth = f"{self.user}:{password}" if password is not None else self.user
+        return f"postgresql://{auth}@127.0.0.1:{self.port}/{dbname}"
+
+    def socket_url(self, dbname: str = "postgres") -> str:
+        return f"postgresql://{self.user}@/{dbname}?host={self.base}&port={self.port}"
+
+    def create_database(self, name: str) -> str:
+        """A fresh, empty database; its TCP URL."""
+        import psycopg
+
+        with psycopg.connect(self.socket_url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+def _postgres_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
+                   if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """initdb + pg_ctl in a temporary directory (as 'nobody' when run as root: initdb refuses root),
+    listening on its own unix socket and 127.0.0.1 only; stopped and removed at the end."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not installed (Debian's postgresql: /usr/lib/postgresql/*/bin)")
+    base = Path(tempfile.mkdtemp(prefix="cityscan-pg-"))
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.chown(base, nobody.pw_uid, nobody.pw_gid)
+        prefix = ["runuser", "-u", "nobody", "--"]
+    pwfile = base / "pwfile"
+    pwfile.write_text(PG_PASSWORD + "\n")
+    if prefix:
+        os.chown(pwfile, pwd.getpwnam("nobody").pw_uid, -1)
+    port = _free_port()
+    data = base / "data"
+    run = {"check": True, "capture_output": True, "text": True, "timeout": 120}
+    try:
+        subprocess.run([*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "cityscan", "-E", "UTF8",
+                        "--no-sync", "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"],
+                       **run)  # type: ignore[call-overload]
+        options = (f"-k {base} -c listen_addresses=127.0.0.1 -p {port} -c fsync=off "
+                   "-c synchronous_commit=off -c max_connections=60")
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-o", options,
+                        "-w", "-t", "60", "start"], **run)  # type: ignore[call-overload]
+    except subprocess.CalledProcessError as exc:
+        log = (base / "log").read_text() if (base / "log").exists() else ""
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"could not start PostgreSQL: {exc.stderr} {log}")
+    try:
+        yield PostgresServer(base, port)
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True, timeout=120, check=False)
+        shutil.rmtree(base, ignore_errors=True)

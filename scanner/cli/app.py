@@ -23,10 +23,21 @@ from scanner.errors import (
     InputError,
     InputErrors,
 )
+from scanner.knowledge.loader import datasets_in_use
 from scanner.model import ScanResult
 from scanner.report import EXTENSIONS, RenderOptions, render
 from scanner.runtime.interrupt import ScanInterrupted
 from scanner.runtime.output import is_special, write_atomic
+
+
+def _version(ctx: click.Context, value: bool) -> None:
+    """``cityscan --version``: the program and every data set's version and date (what a verdict rests on)."""
+    if not value or ctx.resilient_parsing:
+        return
+    click.echo(f"cityscan {__version__}")
+    for dataset in datasets_in_use():
+        click.echo(f"  {dataset.name} {dataset.version or '-'} ({dataset.date or 'undated'}): {dataset.source}")
+    ctx.exit()
 
 
 class _State:
@@ -34,7 +45,8 @@ class _State:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="cityscan")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=lambda ctx, _, value: _version(ctx, value),
+              help="Show the version and the data sets it judges by, then exit.")
 @click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
 def cli(debug: bool) -> None:
     """cityscan: which devices are on a city network, who made them, where their data goes,

@@ -29,6 +29,7 @@ from scanner.errors import (
 )
 from scanner.history.results import load_result
 from scanner.history.store import Store
+from scanner.history.unsent import keep_unsent
 from scanner.judge.policy import DEFAULT_POLICY, load_policy
 from scanner.judge.waivers import load_waivers
 from scanner.knowledge.paths import recorded_scan_path, sample_configs_dir
@@ -74,9 +75,9 @@ from scanner.cli.app import cli, emit, plan_outputs, terminal_width
               show_default=True, help="What the csv format lists.")
 @click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default=None,
               help="Exit 1 when an unwaived finding has this severity or higher (default: the policy's fail_on, else high).")
-@click.option("--store", "store_path", metavar="FILE", envvar="CITYSCAN_STORE",
-              help="Scan history (SQLite) to save the result in [default: $CITYSCAN_STORE, else "
-                   "~/.local/share/cityscan/scans.db].")
+@click.option("--store", "store_path", metavar="FILE|URL", envvar="CITYSCAN_STORE",
+              help="Scan history to save the result in: a SQLite file or a postgresql:// URL [default: "
+                   "$CITYSCAN_STORE, else ~/.local/share/cityscan/scans.db].")
 @click.option("--no-store", is_flag=True, help="Do not save this scan in the history.")
 @click.option("--site", metavar="NAME", envvar="CITYSCAN_SITE",
               help="Which part of the city this scan covers (e.g. traffic-control); kept with the scan in the history.")
@@ -133,7 +134,10 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
         targets_out = [(o.format, o.path) for o in cfg.outputs] or [("table", None)]
     options = RenderOptions(fail_on=threshold, csv_kind=csv_kind, width=terminal_width())
     # The store is opened (and locked) before the scan: a busy or broken store costs no scan time.
-    with Store(store_path) if not no_store else contextlib.nullcontext() as store, interruptible() as stop:
+    with Store(store_path or cfg.store) if not no_store else contextlib.nullcontext() as store, \
+            interruptible() as stop:
+        if store is not None:
+            store.check_writable()  # a read-only, full or locked store costs no scan time
         try:
             result = run_scan(request)
         except ScanInterrupted as exc:
@@ -155,11 +159,13 @@ def _keep(result: ScanResult, store: Store | None, plan: list[tuple[str, str | N
         return
     try:
         scan_id = store.save(result)
-    except CityscanError as exc:
-        click.echo(f"cityscan: the scan was not saved in the history ({exc}); the reports are written", err=True)
+    except CityscanError as exc:  # the database went away during the scan, the disk filled up...
+        kept = keep_unsent(result)
+        click.echo(f"cityscan: error: the scan was not saved in the history ({exc}); the reports are written and "
+                   f"the result is kept in {kept}; save it later with: cityscan store push {kept}", err=True)
         return
     if result.scan.partial:  # a complete scan is saved silently; `cityscan history` lists it
-        click.echo(f"cityscan: partial scan {scan_id} saved in {store.path}", err=True)
+        click.echo(f"cityscan: partial scan {scan_id} saved in {store.location}", err=True)
 
 
 def gate_exit(result: ScanResult, threshold: str) -> int:

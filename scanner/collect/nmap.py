@@ -1,19 +1,24 @@
 """Discover stage: devices and open services, from a live nmap run or from nmap XML files.
 
-Both paths go through one XML reader (:func:`parse_nmap_xml`), which parses with defusedxml:
-an imported file is outside input and may be malformed or hostile.
+Both paths go through one streaming XML reader (:func:`parse_nmap_stream`), which parses with
+defusedxml: an imported file is outside input and may be malformed, hostile or very large. Hosts
+are turned into devices as soon as their element ends and are then dropped from the tree, so a
+city-size file is read in bounded memory. What nmap itself concluded (service, OS match, NSE
+script output) becomes observations under the same normalised fields the probes use.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import ipaddress
 import os
 import re
 import shutil
 import subprocess
 from collections.abc import Iterable
-from xml.etree.ElementTree import Element
+from typing import BinaryIO
+from xml.etree.ElementTree import Element, TreeBuilder
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -21,25 +26,136 @@ from defusedxml import DefusedXmlException
 from scanner.collect.scope import Network, Scope
 from scanner.collect.timing import Timing
 from scanner.errors import CannotRunError, InputError
-from scanner.files import read_bounded
-from scanner.model import Device, ScanError, Service
+from scanner.files import open_input
+from scanner.model import Device, Observation, ScanError, Service
 from scanner.model.addresses import ip_sort_key
 from scanner.model.text import terminal_safe
 
 MAX_XML_BYTES = 256 * 1024 * 1024
+CHUNK = 1024 * 1024
 # Ports where city devices expose management, video and identification services.
 # 4343: Aruba controller web UI; 16113: NMSP (a WLC feeding a location engine).
 DEFAULT_PORTS = "21,22,23,80,81,443,554,1883,4343,4370,5000,7547,8000,8080,8081,8443,8554,8883,8899,9000,16113,37777"
 
+_LINE = "{urn:cityscan}line"  # where an element started, kept only for the elements errors name
+_LINE_TAGS = frozenset({"host", "address", "port"})
+# Character references XML 1.0 forbids (C0 controls but tab/newline/CR, surrogates, U+FFFE/F)
+# and the same bytes raw: nmap writes device-supplied banners with them (e.g. &#x1b; of an ANSI
+# colour code). They are made visible as the text ``\x1b`` instead of failing the whole file.
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
+_RAW_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}$")
 
-def parse_nmap_xml(data: bytes | str, source: str = "<nmap>") -> tuple[list[Device], list[ScanError], dict[str, str]]:
-    """Devices (hosts that are up), per-host problems, and run metadata from nmap XML."""
-    if isinstance(data, str):
-        data = data.encode("utf-8", "surrogateescape")
-    if len(data) > MAX_XML_BYTES:
-        raise InputError(f"nmap XML larger than {MAX_XML_BYTES} bytes", source)
+
+def _visible(code: int) -> bytes:
+    if code < 0x100:
+        return b"\\x%02x" % code
+    return b"\\u%04x" % code if code < 0x10000 else b"\\U%08x" % code
+
+
+def _allowed(code: int) -> bool:
+    return code in (0x9, 0xA, 0xD) or 0x20 <= code <= 0xD7FF or 0xE000 <= code <= 0xFFFD or 0x10000 <= code <= 0x10FFFF
+
+
+def _fix_ref(match: re.Match[bytes]) -> bytes:
+    code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    return match.group(0) if _allowed(code) else _visible(code)
+
+
+def visible_controls(data: bytes) -> bytes:
+    """``data`` with every character XML 1.0 forbids (as a reference or raw) written as ``\\xNN`` text.
+
+    Only control characters are touched, never newlines, so line numbers stay those of the file.
+    """
+    if b"&#" in data:
+        data = _CHAR_REF.sub(_fix_ref, data)
+    return _RAW_CONTROL.sub(lambda m: _visible(m.group(0)[0]), data)
+
+
+class _NmapBuilder(TreeBuilder):
+    """Builds one host at a time: each ``<host>`` becomes a device when it ends and is then dropped."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+        self.parser: SafeET.DefusedXMLParser | None = None
+        self.depth = 0
+        self.root: Element | None = None
+        self.meta = {"nmap_version": "", "args": ""}
+        self.devices: list[Device] = []
+        self.errors: list[ScanError] = []
+        self.finished = False
+
+    def line(self) -> int | None:
+        return self.parser.parser.CurrentLineNumber if self.parser is not None else None  # type: ignore[attr-defined]
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:  # type: ignore[override]
+        self.depth += 1
+        if self.depth == 1:
+            if tag != "nmaprun":
+                raise InputError(f"not nmap XML output (root element <{tag[:40]}>, expected <nmaprun>)",
+                                 self.source, self.line())
+            self.meta = {"nmap_version": attrs.get("version") or "", "args": attrs.get("args") or ""}
+        if tag in _LINE_TAGS:
+            attrs[_LINE] = str(self.line() or "")
+        element = super().start(tag, attrs)
+        if self.depth == 1:
+            self.root = element
+        return element
+
+    def end(self, tag: str) -> Element:
+        element = super().end(tag)
+        self.depth -= 1
+        if tag == "host":
+            self._host(element)
+        elif tag == "taskend":
+            extra = element.get("extrainfo") or ""
+            if "timed out" in extra:
+                self.errors.append(ScanError("discover", f"nmap: {terminal_safe(extra, 200)}"))
+        elif tag == "runstats":
+            self.finished = True
+        if self.depth == 1 and self.root is not None and len(self.root):
+            del self.root[-1]  # done with this child of <nmaprun>: keep memory flat
+        return element
+
+    def _host(self, host: Element) -> None:
+        device = _host(host, self.source)
+        if device is None:
+            return
+        if host.get("endtime") is None and host.find("ports") is None and host.find("status") is None:
+            self.errors.append(ScanError("discover", "host record incomplete", device.ip))
+        self.devices.append(device)
+
+
+def parse_nmap_stream(handle: BinaryIO, source: str = "<nmap>",
+                      limit: int = MAX_XML_BYTES) -> tuple[list[Device], list[ScanError], dict[str, str]]:
+    """Devices (hosts that are up), per-host problems and run metadata from nmap XML read from ``handle``."""
+    builder = _NmapBuilder(source)
+    parser = SafeET.DefusedXMLParser(target=builder, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    builder.parser = parser
+    total = 0
+    carry = b""
     try:
-        root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        while True:
+            try:
+                chunk = handle.read(CHUNK)
+            except OSError as exc:
+                raise InputError(f"cannot read: {exc.strerror or exc}", source) from None
+            total += len(chunk)
+            if total > limit:
+                raise InputError(f"nmap XML larger than {limit} bytes", source)
+            if not chunk:
+                break
+            data = carry + chunk
+            cut = data.rfind(b"&", max(0, len(data) - 24))
+            if cut >= 0 and b";" not in data[cut:]:
+                data, carry = data[:cut], data[cut:]  # a reference split between two reads
+            else:
+                carry = b""
+            parser.feed(visible_controls(data))
+        if carry:
+            parser.feed(visible_controls(carry))
+        parser.close()
     except DefusedXmlException as exc:
         raise InputError(f"refusing unsafe XML ({type(exc).__name__})", source) from None
     except SafeET.ParseError as exc:
@@ -47,25 +163,21 @@ def parse_nmap_xml(data: bytes | str, source: str = "<nmap>") -> tuple[list[Devi
         raise InputError(f"malformed nmap XML: {_parse_reason(exc)}", source, line) from None
     except RecursionError:
         raise InputError("malformed nmap XML: nested too deeply", source) from None
-    if root.tag != "nmaprun":
-        raise InputError(f"not nmap XML output (root element <{root.tag[:40]}>, expected <nmaprun>)", source, 1)
-    meta = {"nmap_version": root.get("version") or "", "args": root.get("args") or ""}
-    devices: list[Device] = []
-    errors: list[ScanError] = []
-    for host in root.iter("host"):
-        device = _host(host)
-        if device is None:
-            continue
-        if host.get("endtime") is None and host.find("ports") is None and host.find("status") is None:
-            errors.append(ScanError("discover", "host record incomplete", device.ip))
-        devices.append(device)
-    for task in root.iter("taskend"):
-        extra = task.get("extrainfo") or ""
-        if "timed out" in extra:
-            errors.append(ScanError("discover", f"nmap: {extra}"))
-    if root.find("runstats") is None:
+    if builder.root is None:
+        raise InputError("malformed nmap XML: no element found", source, 1)
+    errors = builder.errors
+    if not builder.finished:
         errors.append(ScanError("discover", f"{source}: nmap run incomplete (no <runstats>); results may be partial"))
-    return devices, errors, meta
+    return builder.devices, errors, builder.meta
+
+
+def parse_nmap_xml(data: bytes | str, source: str = "<nmap>") -> tuple[list[Device], list[ScanError], dict[str, str]]:
+    """:func:`parse_nmap_stream` of XML already in memory (nmap's own output of a live scan)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    if len(data) > MAX_XML_BYTES:
+        raise InputError(f"nmap XML larger than {MAX_XML_BYTES} bytes", source)
+    return parse_nmap_stream(io.BytesIO(data), source)
 
 
 def _parse_reason(exc: Exception) -> str:
@@ -73,19 +185,54 @@ def _parse_reason(exc: Exception) -> str:
     return text.split(":")[0] if ": line" in text else text
 
 
-def _host(host: Element) -> Device | None:
+def _line(element: Element) -> int | None:
+    text = element.get(_LINE) or ""
+    return int(text) if text.isdigit() else None
+
+
+def _address(addr: Element, source: str) -> tuple[str, str] | None:
+    """``(kind, address)`` of an ``<address>``, checked: a malformed one is an input error."""
+    kind = addr.get("addrtype") or ""
+    value = (addr.get("addr") or "").strip()
+    if kind in ("ipv4", "ipv6"):
+        try:
+            parsed = ipaddress.ip_address(value)
+        except ValueError:
+            raise InputError(f"invalid {kind} address {terminal_safe(value, 60)!r}", source, _line(addr)) from None
+        if parsed.version != (4 if kind == "ipv4" else 6):
+            raise InputError(f"address {terminal_safe(value, 60)!r} is not {kind}", source, _line(addr))
+        return kind, str(parsed)
+    if kind == "mac":
+        if not _MAC.match(value):
+            raise InputError(f"invalid MAC address {terminal_safe(value, 60)!r}", source, _line(addr))
+        return kind, value.lower()
+    return None
+
+
+def _port_number(port: Element, source: str) -> int:
+    text = (port.get("portid") or "").strip()
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise InputError(f"port number {terminal_safe(text, 20)!r} is not in 0-65535", source, _line(port))
+    return int(text)
+
+
+def _host(host: Element, source: str = "<nmap>") -> Device | None:
+    ip = mac = mac_vendor = None
+    for addr in host.findall("address"):
+        checked = _address(addr, source)
+        if checked is None:
+            continue
+        kind, value = checked
+        if kind in ("ipv4", "ipv6") and ip is None:
+            ip = value
+        elif kind == "mac":
+            mac = value
+            mac_vendor = addr.get("vendor")
+    ports = [(port, _port_number(port, source)) for port in host.iter("port")]
     status = host.find("status")
     if status is not None and status.get("state") not in (None, "up"):
         return None
     own = status is not None and status.get("reason") == "localhost-response"
-    ip = mac = mac_vendor = None
-    for addr in host.findall("address"):
-        kind = addr.get("addrtype")
-        if kind in ("ipv4", "ipv6") and ip is None:
-            ip = addr.get("addr")
-        elif kind == "mac":
-            mac = (addr.get("addr") or "").lower() or None
-            mac_vendor = addr.get("vendor")
     if not ip or (own and not ipaddress.ip_address(ip).is_loopback):
         return None  # the scanning host's own interface is not a device on the segment
     hostname = None
@@ -93,19 +240,17 @@ def _host(host: Element) -> Device | None:
         hostname = name.get("name")
         break
     services: list[Service] = []
-    for port in host.iter("port"):
+    observations: list[Observation] = []
+    for port, number in ports:
         state = port.find("state")
         state_name = state.get("state") if state is not None else None
         if state_name not in ("open", "open|filtered"):
             continue
-        try:
-            number = int(port.get("portid") or "")
-        except ValueError:
-            continue
+        transport = port.get("protocol") or "tcp"
         svc = port.find("service")
         services.append(Service(
             port=number,
-            transport=port.get("protocol") or "tcp",
+            transport=transport,
             name=svc.get("name") if svc is not None else None,
             product=svc.get("product") if svc is not None else None,
             version=svc.get("version") if svc is not None else None,
@@ -114,7 +259,138 @@ def _host(host: Element) -> Device | None:
             method=svc.get("method") if svc is not None else None,
             cpe=[c.text.strip() for c in svc.findall("cpe") if c.text and c.text.strip()][:8] if svc is not None else [],
         ))
-    return Device(ip=ip, mac=mac, hostname=hostname, mac_vendor=mac_vendor, services=services)
+        for script in port.findall("script"):
+            observations.extend(script_observations(script, number, svc.get("name") if svc is not None else None))
+    for script in host.findall("hostscript/script"):
+        observations.extend(script_observations(script, None, None))
+    observations.extend(os_observations(host))
+    unique = list(dict.fromkeys((o.field, o.value, o.probe, o.port, o.path) for o in observations))
+    return Device(ip=ip, mac=mac, hostname=hostname, mac_vendor=mac_vendor, services=services,
+                  observations=[Observation(*key) for key in unique])
+
+
+# --- nmap's own knowledge -> normalised observation fields ----------------------------------------
+
+MAX_VALUE = 2048
+MIN_OS_ACCURACY = 95  # nmap's OS guesses below this are guesses, not evidence
+# Subject/issuer attribute names of nmap's ssl-cert tables, written like RFC 4514 (as the TLS probe does).
+_DN_NAMES = {"emailAddress": "1.2.840.113549.1.9.1", "commonName": "CN", "organizationalUnitName": "OU",
+             "organizationName": "O", "streetAddress": "STREET", "localityName": "L",
+             "stateOrProvinceName": "ST", "postalCode": "postalCode", "countryName": "C"}
+_BANNER_PORTS = {21: "ftp.banner", 22: "ssh.banner", 23: "telnet.banner", 25: "smtp.banner", 587: "smtp.banner",
+                 2222: "ssh.banner", 2323: "telnet.banner"}
+_BANNER_NAMES = {"ftp": "ftp.banner", "ssh": "ssh.banner", "telnet": "telnet.banner", "smtp": "smtp.banner"}
+_UPNP_LINES = {"Server": "upnp.server", "Name": "upnp.friendly_name", "Manufacturer": "upnp.manufacturer",
+               "Model Descr": "upnp.model_description", "Model Name": "upnp.model_name",
+               "Model Version": "upnp.model_number"}
+
+
+def _clip(value: str | None) -> str:
+    return (value or "").strip()[:MAX_VALUE]
+
+
+def _elems(table: Element | None) -> dict[str, str]:
+    if table is None:
+        return {}
+    return {e.get("key") or "": (e.text or "").strip() for e in table.findall("elem")}
+
+
+def _table(script: Element, key: str) -> Element | None:
+    return next((t for t in script.findall("table") if t.get("key") == key), None)
+
+
+def distinguished_name(table: Element | None) -> str | None:
+    """An ssl-cert ``subject``/``issuer`` table as ``CN=..,OU=..,O=..,L=..,ST=..,C=..`` (the TLS probe's form)."""
+    fields = _elems(table)
+    if not fields:
+        return None
+    order = list(_DN_NAMES)
+    keys = sorted(fields, key=lambda k: (order.index(k) if k in order else len(order), k))
+    parts = [f"{_DN_NAMES.get(k, k)}={_dn_escape(fields[k])}" for k in keys if fields[k]]
+    return ",".join(parts)[:MAX_VALUE] or None
+
+
+def _dn_escape(value: str) -> str:
+    return re.sub(r"([,+=<>#;\\])", r"\\\1", value)
+
+
+def san_names(text: str) -> list[str]:
+    """OpenSSL's ``DNS:a, IP Address:192.0.2.1`` as ``["DNS:a", "IP:192.0.2.1"]`` (at most 20)."""
+    names = []
+    for part in text.split(","):
+        part = part.strip()
+        if part.startswith("IP Address:"):
+            part = "IP:" + part[len("IP Address:"):]
+        if part:
+            names.append(part[:512])
+    return names[:20]
+
+
+def script_observations(script: Element, port: int | None, service: str | None) -> list[Observation]:
+    """What an NSE script's output says, under the fields the probes fill (http-title -> http.title, ...)."""
+    sid = script.get("id") or ""
+    output = (script.get("output") or "").strip()
+    probe = f"nmap-script:{sid}"[:64]
+
+    def obs(field: str, value: str | None) -> list[Observation]:
+        value = _clip(value)
+        return [Observation(field, value, probe, port)] if value else []
+
+    if sid == "http-title":
+        title = _elems(script).get("title")
+        if title is None:
+            first = output.splitlines()[0].strip() if output else ""
+            title = None if first.startswith(("Site doesn't have a title", "Did not follow redirect")) else first
+        return obs("http.title", title)
+    if sid == "http-server-header":
+        return [o for line in output.splitlines() for o in obs("http.server", line)][:4]
+    if sid == "ssl-cert":
+        found = obs("tls.subject", distinguished_name(_table(script, "subject")))
+        found += obs("tls.issuer", distinguished_name(_table(script, "issuer")))
+        extensions = _table(script, "extensions")
+        for ext in extensions.findall("table") if extensions is not None else []:
+            values = _elems(ext)
+            if values.get("name") == "X509v3 Subject Alternative Name":
+                found += [Observation("tls.san", name, probe, port) for name in san_names(values.get("value", ""))]
+        if not found and output:  # an old nmap without structured output: "Subject: commonName=x/..."
+            match = re.search(r"^Subject: (.+)$", output, re.MULTILINE)
+            if match:
+                found += obs("tls.subject", ",".join(_DN_NAMES.get(k, k) + "=" + v for k, _, v in
+                                                    (p.partition("=") for p in match.group(1).split("/")) if v))
+        return found
+    if sid == "snmp-sysdescr":
+        return obs("snmp.sysdescr", re.split(r"\n\s*System uptime:", output)[0])
+    if sid == "upnp-info":
+        found = []
+        for line in output.splitlines():
+            key, sep, value = line.strip().partition(": ")
+            if sep and key in _UPNP_LINES:
+                found += obs(_UPNP_LINES[key], value)
+        return found[:32]
+    if sid == "rtsp-methods":
+        return obs("rtsp.methods", output)
+    if sid == "http-favicon":
+        match = re.search(r"\b([0-9A-Fa-f]{32})\b", output)
+        return obs("http.favicon_md5", match.group(1).lower() if match else None)
+    if sid == "banner" and port is not None:
+        field = _BANNER_NAMES.get((service or "").lower()) or _BANNER_PORTS.get(port)
+        return obs(field, output) if field else []
+    return []
+
+
+def os_observations(host: Element) -> list[Observation]:
+    """nmap's OS matches of high accuracy (``-O``) and their CPEs: what the TCP/IP stack looks like."""
+    out: list[Observation] = []
+    for match in host.findall("os/osmatch")[:3]:
+        accuracy = match.get("accuracy") or ""
+        if not accuracy.isdigit() or int(accuracy) < MIN_OS_ACCURACY:
+            continue
+        if match.get("name"):
+            out.append(Observation("nmap.os", _clip(match.get("name")), "nmap-O"))
+        for cpe in match.findall("osclass/cpe")[:4]:
+            if cpe.text and cpe.text.strip():
+                out.append(Observation("nmap.os_cpe", _clip(cpe.text), "nmap-O"))
+    return out
 
 
 def import_nmap_xml(paths: Iterable[str]) -> tuple[list[Device], list[ScanError], list[dict[str, str]]]:
@@ -122,8 +398,8 @@ def import_nmap_xml(paths: Iterable[str]) -> tuple[list[Device], list[ScanError]
     errors: list[ScanError] = []
     inputs: list[dict[str, str]] = []
     for path in paths:
-        data = read_bounded(path, MAX_XML_BYTES, "nmap XML file")
-        found, errs, meta = parse_nmap_xml(data, path)
+        with open_input(path, "nmap XML file", regular_only=True) as handle:
+            found, errs, meta = parse_nmap_stream(handle, path)
         devices = merge_devices(devices, found)
         errors.extend(errs)
         inputs.append({"kind": "nmap-xml", "path": path, "nmap_version": meta["nmap_version"]})
@@ -143,6 +419,8 @@ def merge_devices(known: list[Device], new: Iterable[Device]) -> list[Device]:
         old.hostname = old.hostname or device.hostname
         ports = {(s.port, s.transport) for s in old.services}
         old.services.extend(s for s in device.services if (s.port, s.transport) not in ports)
+        seen = {(o.field, o.value, o.port, o.path) for o in old.observations}
+        old.observations.extend(o for o in device.observations if (o.field, o.value, o.port, o.path) not in seen)
     return sorted(by_ip.values(), key=lambda d: ip_sort_key(d.ip))
 
 
@@ -196,7 +474,8 @@ def scan_live(targets: list[Network], scope: Scope, ports: str | None,
               timing: Timing) -> tuple[list[Device], list[ScanError], str]:
     """Run nmap against targets already checked against ``scope``; its XML is read like an import."""
     scope.check(targets)  # defence in depth: never send a packet outside the scope
-    argv = nmap_argv(targets, ports, timing, os.geteuid() == 0)
+    # root, or nmap with CAP_NET_RAW told so (the container and the systemd unit set NMAP_PRIVILEGED)
+    argv = nmap_argv(targets, ports, timing, os.geteuid() == 0 or "NMAP_PRIVILEGED" in os.environ)
     wall = max(60, timing.host_timeout * 2 + 30)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -26,6 +26,9 @@ FIELDS = (
     "snmp.sysdescr", "snmp.sysobjectid", "upnp.server", "upnp.manufacturer", "upnp.model_name",
     "upnp.model_number", "upnp.model_description", "upnp.friendly_name", "upnp.serial",
     "onvif.manufacturer", "onvif.model", "onvif.firmware", "onvif.hardware_id",
+    # generic signals: nmap's own conclusions (imported or live XML), banners, derived fields
+    "nmap.os", "nmap.os_cpe", "snmp.sysname", "snmp.enterprise", "http.realm",
+    "http.favicon_md5", "tls.san", "upnp.firmware", "smtp.banner", "rtsp.methods",
 )
 HARDWARE_FIELDS = frozenset({"mac.oui_org", "nmap.mac_vendor"})
 FLAGS = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL}

@@ -15,8 +15,18 @@ from typing import Any
 
 from scanner.errors import InputError
 from scanner.knowledge.checks import CapabilityCheck, read_checks
+from scanner.knowledge.datafiles import find, installed
+from scanner.knowledge.dpf import DpfList, read_dpf
+from scanner.knowledge.enterprises import PEN_FILE, enterprise_number, read_enterprises
 from scanner.knowledge.fingerprints import FingerprintDB, load_db
+from scanner.knowledge.infrastructure import Infrastructure, read_infrastructure
 from scanner.knowledge.jurisdiction import Jurisdiction, read_jurisdiction
+from scanner.knowledge.location import (
+    Locator,
+    NetworkIndex,
+    asn_narrowing,
+    build_locator,
+)
 from scanner.knowledge.ownership import Ownership, read_ownership
 from scanner.knowledge.paths import data_dir, fingerprints_dir
 from scanner.knowledge.services import TrackingService, read_services
@@ -67,6 +77,18 @@ def capability_checks() -> tuple[CapabilityCheck, ...]:
 
 
 @lru_cache(maxsize=1)
+def enterprises() -> dict[int, str]:
+    """IANA Private Enterprise Numbers -> organisation (for SNMP sysObjectIDs)."""
+    return read_enterprises(data_dir() / PEN_FILE)
+
+
+def enterprise(oid: str) -> str | None:
+    """The organisation an SNMP sysObjectID's enterprise number is registered to."""
+    number = enterprise_number(oid)
+    return enterprises().get(number) if number is not None else None
+
+
+@lru_cache(maxsize=1)
 def datasets() -> tuple[DataSet, ...]:
     """Every data set with its version and date (``knowledge/data/datasets.yaml``)."""
     path = data_dir() / "datasets.yaml"
@@ -95,3 +117,42 @@ def _fingerprints_hash() -> str:
     for path in sorted(fingerprints_dir().glob("*.yaml")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return f"sha256:{digest.hexdigest()[:12]}"
+
+
+# --- where servers are, DPF, infrastructure (issue 16) ------------------------------------------
+
+@lru_cache(maxsize=1)
+def locator() -> Locator:
+    """Cloud regions, anycast services and the geolocation MMDB (user-updated copies first)."""
+    ranges, _ = find("cloud-ranges.tsv.gz", "cloud-ranges")
+    regions, _ = find("cloud-regions.yaml", "cloud-ranges")
+    anycast, _ = find("anycast.yaml", "anycast")
+    mmdb, _ = find("dbip-country.mmdb.xz", "dbip-country")
+    return build_locator(ranges, regions, anycast, mmdb)
+
+
+@lru_cache(maxsize=1)
+def network_index() -> NetworkIndex:
+    """Address -> network with its location; one look-up per network for the whole process."""
+    return NetworkIndex(locator(), asn_narrowing)
+
+
+@lru_cache(maxsize=1)
+def dpf_list() -> DpfList:
+    """EU-US Data Privacy Framework: which US operators are certified (dated snapshot)."""
+    path, _ = find("dpf.yaml", "dpf")
+    return read_dpf(path)
+
+
+@lru_cache(maxsize=1)
+def infrastructure() -> Infrastructure:
+    """Which destinations are infrastructure traffic (DNS, NTP, OCSP/CRL, connectivity checks)."""
+    path, _ = find("infrastructure.yaml", "infrastructure")
+    return read_infrastructure(path)
+
+
+def datasets_in_use() -> tuple[DataSet, ...]:
+    """``datasets()``, with the version and date of every data set ``cityscan data update`` replaced."""
+    updated = installed()
+    return tuple(DataSet(d.name, updated[d.name].version, updated[d.name].date, updated[d.name].source)
+                 if d.name in updated else d for d in datasets())

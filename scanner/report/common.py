@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from typing import Any
@@ -185,6 +186,21 @@ def blind_spots(result: ScanResult) -> list[str]:
             out.append(f"Rule {info.get('id')} could not be assessed: {info.get('reason')}.")
     dated = [f"{d.get('name')} {d.get('version') or ''} ({d.get('date')})".replace("  ", " ")
              for d in scan.data if d.get("date")]
+    old = [str(d.get("name")) for d in scan.data if _age_days(d.get("date"), scan.started_at) > STALE_DAYS]
     if dated:
-        out.append("Data sets used: " + "; ".join(dated) + ".")
+        out.append("Data sets used: " + "; ".join(dated) + "."
+                   + (f" More than a year before the scan: {', '.join(old)} (cityscan data update)." if old else ""))
     return out
+
+
+STALE_DAYS = 365
+
+
+def _age_days(date: object, scan_start: str | None) -> int:
+    """Days between a data set's date (YYYY-MM or YYYY-MM-DD) and the scan; -1 when unknown."""
+    try:
+        day = dt.date.fromisoformat(str(date) if len(str(date)) > 7 else f"{date}-01")
+        start = dt.date.fromisoformat(str(scan_start or "")[:10])
+    except ValueError:
+        return -1
+    return (start - day).days

@@ -17,7 +17,7 @@ from typing import Any
 from scanner.knowledge.fingerprints import FingerprintDB
 from scanner.model import Destination, Device, Evidence
 from scanner.model.addresses import is_global
-from scanner.model.flows import FlowSummary
+from scanner.model.flows import FlowSummary, NetStats
 
 
 @lru_cache(maxsize=65536)
@@ -43,6 +43,16 @@ def destinations_from_flows(known_ips: set[str], summary: FlowSummary,
     known = set(known_ips)
     out: list[Destination] = []
     new_devices: list[Device] = []
+    for (src, network, port, transport), agg in summary.networks.items():
+        dst = agg.addresses[0] if agg.addresses else network
+        if not _is_host(src) or not _is_host(dst):
+            continue
+        if src not in known:
+            if not create_devices or is_global(src):
+                continue
+            new_devices.append(Device(ip=src, evidence=[Evidence("flows", "seen as a traffic source")]))
+            known.add(src)
+        out.append(_network_destination(src, network, port, transport, agg, summary))
     for (src, dst, port, transport), stats in summary.flows.items():
         if not _is_host(src) or not _is_host(dst):
             continue  # DHCP, SSDP/mDNS announcements, broadcasts: the segment's own chatter, not a destination
@@ -60,6 +70,22 @@ def destinations_from_flows(known_ips: set[str], summary: FlowSummary,
                                traffic={"connections": stats.connections, "bytes": stats.bytes,
                                         "first_seen": _iso(stats.first_ts), "last_seen": _iso(stats.last_ts)}))
     return out, new_devices
+
+
+def _network_destination(src: str, network: str, port: int | None, transport: str, agg: NetStats,
+                         summary: FlowSummary) -> Destination:
+    """One destination for all addresses of one network (traffic folded at city scale): the first
+    address stands for the network, the evidence names the network and the sample addresses."""
+    names = sorted({n for ip in agg.addresses for n in summary.names.get(ip, ())})
+    shown = ", ".join(agg.addresses) + (", ..." if agg.more_addresses else "")
+    count = f"{len(agg.addresses)}{'+' if agg.more_addresses else ''} address(es)"
+    detail = (f"{agg.connections} connection(s), {agg.bytes or 0} bytes to {count} in {network} ({shown})"
+              + (f", DNS name {', '.join(names[:3])}" if names else ""))
+    return Destination(device_ip=src, host=names[0] if names else None, ip=agg.addresses[0] if agg.addresses else None,
+                       port=port, transport=transport, sources=["flows"],
+                       evidence=[Evidence("flows", f"{src} -> {network}:{port}/{transport}: {detail}")],
+                       traffic={"connections": agg.connections, "bytes": agg.bytes,
+                                "first_seen": _iso(agg.first_ts), "last_seen": _iso(agg.last_ts)})
 
 
 def destinations_from_fingerprints(devices: list[Device], db: FingerprintDB) -> list[Destination]:

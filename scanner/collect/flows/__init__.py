@@ -16,8 +16,8 @@ from scanner.collect.flows.inputs import MAX_BYTES, MAX_LINE
 from scanner.collect.flows.live import capture
 from scanner.collect.flows.reader import FORMATS, read_flows, sniff_format
 from scanner.collect.flows.records import TRANSPORTS, DnsAnswer, FlowRecord, ReadStats
-from scanner.collect.flows.summary import summarize
+from scanner.collect.flows.summary import summarize, summarize_file
 from scanner.model.flows import FlowKey, FlowStats, FlowSummary
 
 __all__ = ["FORMATS", "MAX_BYTES", "MAX_LINE", "TRANSPORTS", "DnsAnswer", "FlowKey", "FlowRecord", "FlowStats",
-           "FlowSummary", "ReadStats", "capture", "read_flows", "sniff_format", "summarize"]
+           "FlowSummary", "ReadStats", "capture", "read_flows", "sniff_format", "summarize", "summarize_file"]

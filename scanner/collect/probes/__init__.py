@@ -25,8 +25,12 @@ from scanner.runtime.progress import Progress
 HTTP_PORTS = {80, 81, 82, 88, 8000, 8008, 8080, 8081, 8088, 8888, 8899, 9000}
 HTTPS_PORTS = {443, 4343, 4443, 7443, 8443, 9443}
 RTSP_PORTS = {554, 8554}
-BANNERS = {21: "ftp.banner", 22: "ssh.banner", 23: "telnet.banner", 2222: "ssh.banner", 2323: "telnet.banner"}
-NAME_BANNERS = {"ftp": "ftp.banner", "ssh": "ssh.banner", "telnet": "telnet.banner"}
+# Services that greet first: reading the greeting is all cityscan does (an SMTP server's 220 line
+# names its software; nothing is sent, no login). MQTT has no greeting: a broker says nothing
+# before a client's CONNECT, so it is not read.
+BANNERS = {21: "ftp.banner", 22: "ssh.banner", 23: "telnet.banner", 25: "smtp.banner", 587: "smtp.banner",
+           2222: "ssh.banner", 2323: "telnet.banner"}
+NAME_BANNERS = {"ftp": "ftp.banner", "ssh": "ssh.banner", "telnet": "telnet.banner", "smtp": "smtp.banner"}
 
 
 @dataclass
@@ -100,11 +104,16 @@ def probe_device(device: Device, options: ProbeOptions, paths: list[str]) -> tup
                     del errors[before:]  # an unknown service that is not HTTP: nothing to read without guessing
                 continue  # a web port that does not answer is not worth 20 more time-outs
             kind = "https" if tls else "http"
+            stalled = False
             for path in paths[1:]:
                 before = len(errors)
                 if not attempt(f"{kind} {port} GET {path}", functools.partial(protocols.http_get, ip, port, path, timeout, tls)) \
                         and len(errors) > before and ("timed out" in errors[-1].message or "no answer" in errors[-1].message):
+                    stalled = True
                     break
+            if not stalled:  # a missing favicon is the normal case, not an error
+                attempt(f"{kind} {port} GET {protocols.FAVICON_PATH}",
+                        functools.partial(protocols.favicon, ip, port, timeout, tls), optional=True)
             if not tls:  # most web servers are not ONVIF devices: a plain refusal is no error
                 attempt(f"onvif {port}", lambda: protocols.onvif_device_information(ip, port, timeout), optional=True)
         elif kind == "rtsp":

@@ -8,6 +8,7 @@ searches and SNMP GETs with the configured community. Never a login, never a cha
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import re
 import socket
@@ -32,12 +33,25 @@ from scanner.collect.probes.net import (
     read_until,
     send,
 )
+from scanner.knowledge.loader import enterprise
 from scanner.model import Observation
 from scanner.model.text import decode_untrusted
 
 MAX_KEEP = 16384  # bytes of a response body kept as evidence
 MAX_CERT = 256 * 1024
 MAX_XML = 256 * 1024
+
+
+_REALM = re.compile(r"""\brealm\s*=\s*(?:"([^"]{0,256})"|([^\s,"]{1,256}))""", re.IGNORECASE)
+
+
+def realm(challenge: str) -> str | None:
+    """The ``realm`` of a ``WWW-Authenticate`` challenge (Basic or Digest): the name a device gives its login."""
+    match = _REALM.search(challenge)
+    if not match:
+        return None
+    value = (match.group(1) if match.group(1) is not None else match.group(2)).strip()
+    return value or None
 
 
 def http_observations(resp: HttpResponse, port: int, path: str, probe: str) -> list[Observation]:
@@ -47,6 +61,8 @@ def http_observations(resp: HttpResponse, port: int, path: str, probe: str) -> l
         value = resp.header(header)
         if value:
             out.append(Observation(fieldname, decode_untrusted(value.encode("latin-1"), 1024), probe, port, path))
+            if fieldname == "http.www_authenticate" and realm(out[-1].value):
+                out.append(Observation("http.realm", realm(out[-1].value) or "", probe, port, path))
     title = resp.title()
     if title:
         out.append(Observation("http.title", title, probe, port, path))
@@ -70,6 +86,17 @@ def http_get(ip: str, port: int, path: str, timeout: float, tls: bool) -> list[O
         if location.split("?")[0] in (path.split("?")[0], f"http://{ip}{path}", f"http://{ip}:{port}{path}"):
             raise ProbeNote(f"redirect loop ({path} -> {location[:80]!r}): not followed", found)
     return found
+
+
+def favicon(ip: str, port: int, timeout: float, tls: bool) -> list[Observation]:
+    """MD5 of ``/favicon.ico`` (the hash Rapid7 recog's favicons.xml and nmap's http-favicon use)."""
+    resp = request(ip, port, FAVICON_PATH, timeout, tls=tls)
+    if resp.status != 200 or not resp.body:
+        raise ProbeFailed(f"no favicon ({resp.status})", absent=True)
+    if resp.truncated or len(resp.body) > MAX_FAVICON:
+        raise ProbeFailed(f"favicon larger than {MAX_FAVICON // 1024} KiB: not hashed", absent=True)
+    digest = hashlib.md5(resp.body, usedforsecurity=False).hexdigest()
+    return [Observation("http.favicon_md5", digest, "https-get" if tls else "http-get", port, FAVICON_PATH)]
 
 
 def _local(tag: str) -> str:
@@ -102,7 +129,12 @@ ONVIF_FIELDS = {"Manufacturer": "onvif.manufacturer", "Model": "onvif.model",
                 "FirmwareVersion": "onvif.firmware", "HardwareId": "onvif.hardware_id"}
 UPNP_FIELDS = {"manufacturer": "upnp.manufacturer", "modelName": "upnp.model_name",
                "modelNumber": "upnp.model_number", "modelDescription": "upnp.model_description",
-               "friendlyName": "upnp.friendly_name", "serialNumber": "upnp.serial"}
+               "friendlyName": "upnp.friendly_name", "serialNumber": "upnp.serial",
+               # not in the UPnP Device Architecture, but what vendors add for the firmware (e.g. Sonos)
+               "firmwareVersion": "upnp.firmware", "softwareVersion": "upnp.firmware"}
+FAVICON_PATH = "/favicon.ico"
+MAX_FAVICON = 64 * 1024
+MAX_SANS = 20
 
 
 def onvif_device_information(ip: str, port: int, timeout: float) -> list[Observation]:
@@ -132,6 +164,7 @@ def tls_certificate(ip: str, port: int, timeout: float) -> list[Observation]:
     except ValueError as exc:
         raise ProbeFailed(f"unreadable certificate: {exc}") from None
     found = [Observation("tls.subject", subject[:1024], "tls", port), Observation("tls.issuer", issuer[:1024], "tls", port)]
+    found += [Observation("tls.san", name, "tls", port) for name in subject_alt_names(cert)]
     notes = []
     if len(der) > 16 * 1024:
         notes.append(f"oversized certificate ({len(der)} bytes)")
@@ -144,12 +177,30 @@ def tls_certificate(ip: str, port: int, timeout: float) -> list[Observation]:
     return found
 
 
+def subject_alt_names(cert: x509.Certificate) -> list[str]:
+    """The certificate's DNS names and IP addresses as ``DNS:name`` / ``IP:address`` (at most 20)."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    names = [f"DNS:{n}" for n in ext.get_values_for_type(x509.DNSName)]
+    names += [f"IP:{a}" for a in ext.get_values_for_type(x509.IPAddress)]
+    return [decode_untrusted(n.encode("utf-8", "surrogateescape"), 512) for n in names[:MAX_SANS]]
+
+
 def banner(ip: str, port: int, timeout: float, field: str) -> list[Observation]:
-    """Read what the service sends first (SSH/FTP/Telnet); nothing is sent but a polite close."""
+    """Read what the service sends first (SSH/FTP/SMTP/Telnet); nothing is sent but a polite close.
+
+    A telnet greeting often starts with empty lines and puts the version on the line before the
+    login prompt ("MikroTik v6.42.3 (stable)\\r\\nLogin:"), so telnet is read until it falls silent.
+    """
     budget = Budget(timeout)
     sock = connect(ip, port, budget)
     try:
-        data = read_until(sock, budget, 4096, stop=b"\n", idle=min(2.0, timeout))
+        if field == "telnet.banner":
+            data = read_until(sock, budget, 4096, idle=min(1.0, timeout), partial_ok=True)
+        else:
+            data = read_until(sock, budget, 4096, stop=b"\n", idle=min(2.0, timeout))
     finally:
         sock.close()
     if field == "telnet.banner":
@@ -192,7 +243,7 @@ def rtsp_options(ip: str, port: int, timeout: float) -> list[Observation]:
 
 def snmp_get(ip: str, timeout: float, community: str, port: int = 161) -> list[Observation]:
     request_id = int.from_bytes(os.urandom(3), "big")
-    packet = snmp.get_request(community, [snmp.SYS_DESCR, snmp.SYS_OBJECT_ID], request_id)
+    packet = snmp.get_request(community, [snmp.SYS_DESCR, snmp.SYS_OBJECT_ID, snmp.SYS_NAME], request_id)
     budget = Budget(timeout)
     with socket.socket(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_DGRAM) as sock:
         try:
@@ -218,6 +269,11 @@ def snmp_get(ip: str, timeout: float, community: str, port: int = 161) -> list[O
             out.append(Observation("snmp.sysdescr", decode_untrusted(value, 2048), "snmp", port))
         elif oid == snmp.SYS_OBJECT_ID and isinstance(value, str) and value.startswith("oid:"):
             out.append(Observation("snmp.sysobjectid", value[4:], "snmp", port))
+            org = enterprise(value[4:])
+            if org:  # the IANA registrant of the enterprise number: the maker of the agent, not a guess
+                out.append(Observation("snmp.enterprise", org, "snmp", port))
+        elif oid == snmp.SYS_NAME and isinstance(value, bytes) and value:
+            out.append(Observation("snmp.sysname", decode_untrusted(value, 256), "snmp", port))
     return out
 
 

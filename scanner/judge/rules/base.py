@@ -141,8 +141,9 @@ def traffic_seen(result: ScanResult) -> bool:
 
 
 def _dest_summary(dest: Destination) -> dict[str, Any]:
-    return {k: getattr(dest, k) for k in ("host", "ip", "port", "transport", "country", "company",
-                                          "parent_company", "jurisdictions")}
+    return {k: getattr(dest, k) for k in ("host", "ip", "port", "transport", "country", "registry_country",
+                                          "location_source", "anycast", "company", "parent_company",
+                                          "jurisdictions")}
 
 
 def identity_evidence(device: Device) -> list[Evidence]:
