@@ -5,6 +5,7 @@ Keys mirror the long command-line options; options given on the command line win
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,35 @@ def _path(base: Path, value: str) -> str:
     return str(p if p.is_absolute() else base / p)
 
 
+CONFIG_NAME = "cityscan.yaml"
+
+
+def config_places() -> list[tuple[str, Path]]:
+    """Where a scan configuration is looked for, in order, after ``--config``."""
+    places: list[tuple[str, Path]] = []
+    env = os.environ.get("CITYSCAN_CONFIG")
+    if env:
+        places.append(("$CITYSCAN_CONFIG", Path(env).expanduser()))
+    places.append(("the working directory", Path(CONFIG_NAME)))
+    user = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    places.append(("the user's config directory", Path(user) / "cityscan" / "config.yaml"))
+    places.append(("the system's config directory", Path("/etc/cityscan/config.yaml")))
+    return places
+
+
+def discover_config(explicit: str | None) -> tuple[str | None, str]:
+    """The configuration file to use and how it was found: ``--config``, then ``$CITYSCAN_CONFIG``
+    (which must exist), then ./cityscan.yaml, the user's and the system's config directory."""
+    if explicit:
+        return explicit, "--config"
+    for how, path in config_places():
+        if how == "$CITYSCAN_CONFIG" and not path.is_file():
+            raise InputError("$CITYSCAN_CONFIG names no such file", str(path))
+        if path.is_file():
+            return str(path), how
+    return None, "none found"
+
+
 def load_config(path: str | Path) -> ScanConfig:
     doc = load(path)
     name = str(path)
@@ -94,6 +124,10 @@ def load_config(path: str | Path) -> ScanConfig:
         cfg.timing = _timing(v.mapping(doc["timing"], doc, "timing", "config.timing"))
     for key in ("policy", "waivers", "credentials"):
         value = v.typed(doc, key, str, "config")
+        if key == "policy" and value and "/" not in value and not value.endswith((".yaml", ".yml")) \
+                and not (base / value).is_file():
+            cfg.policy = value  # a built-in policy's name, or none
+            continue
         setattr(cfg, key, _path(base, value) if value else None)
         _check_reference(doc, key, getattr(cfg, key))
     cfg.fail_on = v.choice(doc, "fail_on", FAIL_ON, "config")

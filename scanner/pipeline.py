@@ -207,6 +207,9 @@ def run_scan(request: ScanRequest) -> ScanResult:
     result = new_result(request)
     summary = flow_summary(request.flows, request.flows_format)
     result.scan.inputs.extend({"kind": "flows", "path": p} for p in request.flows)
+    if summary is not None:  # how much traffic there was: an empty log shows nothing, and rules must know
+        result.scan.inputs.append({"kind": "traffic", "records": str(summary.records),
+                                   "dns_answers": str(summary.dns_answers)})
     live = LiveCapture(request.capture_iface, request.capture_seconds) if request.capture_iface else None
     try:
         _collect(request, result)

@@ -21,6 +21,21 @@ ROOT = Path(__file__).parent.parent
 LAB_PREFIX = f"cst{os.getpid() % 1000}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The whole session, module-scoped fixtures and subprocesses included, runs with a home of its
+    own: no test reads the user's configuration or writes to their history, cache or data."""
+    home = tmp_path_factory.mktemp("home")
+    patch = pytest.MonkeyPatch()
+    for name, value in {"HOME": home, "XDG_CONFIG_HOME": home / ".config", "XDG_DATA_HOME": home / ".local/share",
+                        "XDG_CACHE_HOME": home / ".cache", "CITYSCAN_STORE": home / "session-scans.db"}.items():
+        patch.setenv(name, str(value))
+    for name in [k for k in os.environ if k.startswith("CITYSCAN_") and k != "CITYSCAN_STORE"]:
+        patch.delenv(name)  # e.g. CITYSCAN_CONFIG or CITYSCAN_SITE of the developer's shell
+    yield home
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _private_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test's scans go to a store of its own, never to the user's scan history."""

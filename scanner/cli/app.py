@@ -61,6 +61,21 @@ def resolve_self(argv: list[str]) -> list[str]:
     return argv
 
 
+def name_environment(group: click.Group, prefix: str) -> None:
+    """Give every option without a variable of its own one named after the command and the option
+    itself: ``cityscan scan --fail-on`` reads ``CITYSCAN_SCAN_FAIL_ON``."""
+    for name, command in group.commands.items():
+        here = f"{prefix}_{name.upper().replace('-', '_')}"
+        if isinstance(command, click.Group):
+            name_environment(command, here)
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.envvar and not param.hidden:
+                flag = next((o for o in param.opts if o.startswith("--")), None)
+                if flag and flag not in ("--help", "--version"):
+                    param.envvar = f"{here}_{flag[2:].upper().replace('-', '_')}"
+                    param.show_envvar = True
+
+
 def terminal_width() -> int | None:
     """The width of the terminal stdout is, for the table (None when stdout is a file or a pipe)."""
     return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
@@ -152,6 +167,7 @@ def _summary(result: ScanResult, output: str) -> str:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the click group and turn every error into one line and an exit code."""
     try:
+        # every option can come from the environment: CITYSCAN_<COMMAND>_<OPTION> (name_environment)
         cli.main(args=argv, prog_name="cityscan", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

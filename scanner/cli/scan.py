@@ -20,7 +20,7 @@ from scanner.collect.scope import (
     read_target_list,
     resolve_host,
 )
-from scanner.config import ScanConfig, load_config, online_lookups
+from scanner.config import ScanConfig, discover_config, load_config, online_lookups
 from scanner.errors import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -30,7 +30,7 @@ from scanner.errors import (
 from scanner.history.results import load_result
 from scanner.history.store import Store
 from scanner.history.unsent import keep_unsent
-from scanner.judge.policy import DEFAULT_POLICY, load_policy
+from scanner.judge.policy import DEFAULT_POLICY, load_policy, policy_of
 from scanner.judge.waivers import load_waivers
 from scanner.knowledge.paths import recorded_scan_path, sample_configs_dir
 from scanner.lab import lab as lab_mod
@@ -94,7 +94,8 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
          site: str | None, quiet: bool, verbose: bool) -> None:
     """Scan TARGETS (addresses, CIDR networks, ranges such as 198.51.100.1-20, host names) and/or
     import nmap XML, then judge by a policy."""
-    cfg = load_config(config_path) if config_path else ScanConfig()
+    found, _ = discover_config(config_path)
+    cfg = load_config(found) if found else ScanConfig()
     listed: list[tuple[str, str | None, int | None]] = [(t, None, None) for t in targets]
     listed += [(t, target_list, n) for t, n in (read_target_list(target_list) if target_list else [])]
     if not listed:
@@ -200,10 +201,9 @@ def report(scan_file: str, policy_path: str | None, waivers_path: str | None, fm
         policy = load_policy(policy_path) if policy_path else None
         waivers = load_waivers(waivers_path) if waivers_path else []
         if policy is None:
-            stored = (result.scan.policy or {}).get("files") or []
-            if not stored:
+            if not result.scan.policy:
                 raise InputError("the stored scan names no policy; give --policy", scan_file)
-            policy = load_policy(stored[0])
+            policy = policy_of(result.scan.policy)
         judge(result, policy, waivers)
     threshold = fail_on or (policy.fail_on if policy_path and policy else None) or "high"
     targets_out = plan_outputs(fmts or ("table",), outputs, output_dir)

@@ -67,8 +67,15 @@ def load_credentials(path: str) -> list[Credential]:
         sources = [k for k in ("password", "password_env", "password_file") if k in item]
         if len(sources) != 1:
             raise v.fail(item, None, "a credential needs exactly one of password, password_env, password_file")
-        out.append(Credential(tuple(networks), v.typed(item, "username", str, "credential"),
-                              _password(item, sources[0], path), v.typed(item, "vendor", str, "credential"), where))
+        username = v.typed(item, "username", str, "credential")
+        try:
+            username.encode("latin-1")
+        except UnicodeEncodeError:
+            raise v.fail(item, "username", "credential.username must be Latin-1 text (HTTP headers carry it)") from None
+        password = _password(item, sources[0], path)
+        if not password:
+            raise v.fail(item, sources[0], f"credential.{sources[0]} gives an empty password")
+        out.append(Credential(tuple(networks), username, password, v.typed(item, "vendor", str, "credential"), where))
     return out
 
 
@@ -88,4 +95,7 @@ def _password(item: dict[str, object], source: str, path: str) -> str:
     if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise v.fail(item, "password", "a credentials file with passwords in it must be readable by its owner only "
                                        f"(chmod 600 {path}), or use password_env / password_file")
-    return str(v.typed(item, "password", str, "credential"))  # type: ignore[arg-type]
+    inline = item.get("password")
+    if not isinstance(inline, str):  # a number or a date would be a YAML value, not the password typed
+        raise v.fail(item, "password", "credential.password must be text: put it in quotes")
+    return inline

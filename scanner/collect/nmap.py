@@ -32,6 +32,8 @@ from scanner.model.addresses import ip_sort_key
 from scanner.model.text import terminal_safe
 
 MAX_XML_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 32                   # nmap nests five deep; more is not nmap output
+MAX_ELEMENTS_PER_HOST = 200_000  # a host with every port and many scripts stays far below
 CHUNK = 1024 * 1024
 # Ports where city devices expose management, video and identification services.
 # 4343: Aruba controller web UI; 16113: NMSP (a WLC feeding a location engine).
@@ -80,6 +82,7 @@ class _NmapBuilder(TreeBuilder):
         self.source = source
         self.parser: SafeET.DefusedXMLParser | None = None
         self.depth = 0
+        self.elements = 0  # in the current child of <nmaprun>: one host's record is bounded, not only the file
         self.root: Element | None = None
         self.meta = {"nmap_version": "", "args": ""}
         self.devices: list[Device] = []
@@ -91,6 +94,13 @@ class _NmapBuilder(TreeBuilder):
 
     def start(self, tag: str, attrs: dict[str, str]) -> Element:  # type: ignore[override]
         self.depth += 1
+        if self.depth == 2:
+            self.elements = 0
+        self.elements += 1
+        if self.depth > MAX_DEPTH or self.elements > MAX_ELEMENTS_PER_HOST:
+            raise InputError(f"malformed nmap XML: an element nested {self.depth} deep or a <{tag[:40]}> record of "
+                             f"more than {MAX_ELEMENTS_PER_HOST} elements (hostile or not nmap output)",
+                             self.source, self.line())
         if self.depth == 1:
             if tag != "nmaprun":
                 raise InputError(f"not nmap XML output (root element <{tag[:40]}>, expected <nmaprun>)",

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner import __version__
 from scanner.errors import InputError, InputErrors
 from scanner.judge.rules import RULES, RuleConfig
 from scanner.knowledge import validate as v
@@ -33,9 +35,18 @@ class Policy:
     sha256: str
     files: list[str] = field(default_factory=list)
     fail_on: str | None = None
+    builtin: str | None = None                                  # the name of a shipped policy
+    content: dict[str, str] = field(default_factory=dict)       # file name -> its text, every layer
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "sha256": self.sha256, "files": self.files}
+        """What a result records of its policy, so that it can be re-judged anywhere: a built-in
+        policy by name and version (``eu-gdpr-baseline@0.1.0``), a user's policy by path and
+        SHA-256 plus the text of every file it is made of."""
+        out: dict[str, Any] = {"name": self.name, "sha256": self.sha256, "files": self.files}
+        if self.builtin:
+            out["builtin"] = f"{self.builtin}@{__version__}"
+        out["content"] = dict(self.content)
+        return out
 
     def enabled_rules(self) -> list[RuleConfig]:
         return [r for r in self.rules.values() if r.enabled]
@@ -122,7 +133,29 @@ def load_policy(ref: str | Path) -> Policy:
         sha256=digest.hexdigest(),
         files=[str(f) for f, _ in layers],
         fail_on=fail_on,
+        builtin=path.stem if path.resolve().parent == policies_dir().resolve() else None,
+        content={f.name: f.read_text(encoding="utf-8", errors="replace") for f, _ in layers},
     )
+
+
+def policy_of(stored: dict[str, Any]) -> Policy:
+    """The policy a stored result was judged by, on any machine: the built-in one by name, else the
+    text the result carries (written to a private temporary directory and loaded from there)."""
+    builtin = str(stored.get("builtin") or "").split("@", 1)[0]
+    if builtin and (policies_dir() / f"{builtin}.yaml").is_file():
+        return load_policy(builtin)
+    content = stored.get("content") or {}
+    files = stored.get("files") or []
+    if not content:
+        if files and Path(str(files[0])).is_file():
+            return load_policy(str(files[0]))
+        raise InputError("the stored scan carries no policy (an older result): give --policy")
+    with tempfile.TemporaryDirectory(prefix="cityscan-policy-") as tmp:
+        for name, text in content.items():
+            safe = Path(str(name)).name  # a file name only: a tampered result cannot write elsewhere
+            (Path(tmp) / safe).write_text(str(text), encoding="utf-8")
+        first = Path(str(files[0])).name if files else next(iter(content))
+        return load_policy(str(Path(tmp) / first))
 
 
 def _rule(rule_id: str, settings: Any, container: dict[str, Any], base: RuleConfig | None) -> RuleConfig:

@@ -46,8 +46,8 @@ def _checked(loader: yaml.SafeLoader, node: yaml.Node, plain: Any, filename: str
     try:
         return plain(loader, node)
     except (ValueError, OverflowError) as exc:
-        kind = str(node.tag).rsplit(":", 1)[-1]
-        raise InputError(f"{str(node.value)[:40]!r} is not a valid {kind}: {exc}", filename,
+        kind = str(node.tag).rsplit(":", 1)[-1]  # the value is not echoed: it may be a password
+        raise InputError(f"not a valid {kind} ({exc}); quote it if it is meant as text", filename,
                          node.start_mark.line + 1) from None
 
 

@@ -30,6 +30,7 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
 
     A new file gets the user's umask, or ``mode`` when given (0600 for private data such as a cache).
     """
+    _check_link(Path(path))
     target = Path(os.path.realpath(path))
     if target.is_dir():
         raise InputError("is a directory, not a file", str(path))
@@ -44,7 +45,10 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", str(path)) from None
     try:
-        os.fchmod(fd, mode if mode is not None else _umask_mode())
+        existing = _existing(target)
+        os.fchmod(fd, mode if mode is not None else (stat.S_IMODE(existing.st_mode) if existing else _umask_mode()))
+        if existing is not None and os.geteuid() == 0 and (existing.st_uid, existing.st_gid) != (0, 0):
+            os.fchown(fd, existing.st_uid, existing.st_gid)  # root replacing a user's report keeps it theirs
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
@@ -56,6 +60,27 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _check_link(path: Path) -> None:
+    """A symbolic link is followed only when it is the writer's own: a link another user planted
+    (e.g. in /tmp) must not make cityscan replace the file it points to."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return
+    if not stat.S_ISLNK(info.st_mode):
+        return
+    parent = os.stat(path.parent if str(path.parent) else Path("."))
+    if info.st_uid != os.geteuid() or (parent.st_mode & stat.S_ISVTX and parent.st_uid != os.geteuid()):
+        raise InputError("is a symbolic link of another user (or in a shared directory): not followed", str(path))
+
+
+def _existing(target: Path) -> os.stat_result | None:
+    try:
+        return os.stat(target)
+    except OSError:
+        return None
 
 
 def _stream(target: Path, text: str, shown: str) -> None:

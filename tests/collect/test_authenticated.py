@@ -18,7 +18,12 @@ from helpers import HIKVISION_DEVICEINFO
 
 from scanner.collect.credentials import load_credentials
 from scanner.collect.probes.authenticated import check_device
-from scanner.collect.probes.digest import authorization, parse_challenge, response, verify
+from scanner.collect.probes.digest import (
+    authorization,
+    parse_challenge,
+    response,
+    verify,
+)
 from scanner.errors import InputError
 from scanner.history.store import Store
 from scanner.knowledge.loader import capability_checks
@@ -123,6 +128,7 @@ def test_the_device_reports_its_own_capabilities(tmp_path: Path, device_port: in
         ("capability.face-detection", "unsupported")}
     camera = Device("127.0.0.1", observations=observations, capabilities=["face-detection"])
     from helpers import result
+
     from scanner.model import Observation
     camera.observations.append(Observation("http.body", HIKVISION_DEVICEINFO, "http-get", device_port,
                                            "/ISAPI/System/deviceInfo"))
@@ -161,3 +167,20 @@ def test_the_password_appears_nowhere(tmp_path: Path, device_port: int) -> None:
         stored = json.dumps(history.load(history.list()[0].id).to_dict())
     for text in (out.read_text(), html.read_text(), stored, stdout, stderr):
         assert SECRET not in text
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("    password:\n", "must be text"),
+    ("    password: 2024-02-30\n", "not a valid timestamp"),
+    ("    password: ''\n", "empty password"),
+])
+def test_bad_passwords_are_refused_without_echo(tmp_path: Path, line: str, message: str) -> None:
+    path = creds(tmp_path, "credentials:\n  - targets: [127.0.0.1]\n    username: a\n" + line)
+    with pytest.raises(InputError, match=message) as err:
+        load_credentials(path)
+    assert "2024-02-30" not in str(err.value)
+
+
+def test_a_qop_list_with_spaces_still_uses_qop_auth() -> None:
+    header = authorization(f'Digest realm="r", qop="auth-int, auth", nonce="{NONCE}"', "GET", "/x", "u", "p")
+    assert "qop=auth" in header and "cnonce=" in header

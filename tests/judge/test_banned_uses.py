@@ -12,7 +12,14 @@ from test_rules import run
 
 from scanner.judge.evaluate import evaluate
 from scanner.knowledge.paths import schema_path
-from scanner.model import RULE_STATUSES, Destination, Device, Observation, ScanResult, Service
+from scanner.model import (
+    RULE_STATUSES,
+    Destination,
+    Device,
+    Observation,
+    ScanResult,
+    Service,
+)
 from scanner.pipeline import judge
 
 
@@ -145,3 +152,30 @@ def test_the_json_result_carries_every_rule_with_its_verdict(tmp_path: Path) -> 
     assert [(r["id"], r["status"]) for r in doc["rules"]] == [
         ("wifi-tracking", "passed"), ("unidentified-device", "passed"), ("data-outside-eea", "not-assessable")]
     assert all(r["reason"] for r in doc["rules"])
+
+
+def test_an_empty_flows_file_is_no_traffic(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from conftest import DATA
+
+    empty = tmp_path / "flows.csv"
+    empty.write_text("timestamp,src_ip,dst_ip,dst_port,transport,bytes\n")
+    out = tmp_path / "r.json"
+    cli("scan", "--nmap-xml", str(DATA / "lab-nmap.xml"), "--flows", str(empty), "--no-store", "--format", "json",
+        "--output", str(out), "--fail-on", "none")
+    doc = json.loads(out.read_text())
+    rules = {r["id"]: r["status"] for r in doc["rules"]}
+    assert rules["data-outside-eea"] == "not-assessable"
+    assert all("is built to send" in f["message"] for f in doc["findings"] if f["rule"] == "foreign-jurisdiction")
+
+
+def test_a_guessed_service_is_not_a_pass(tmp_path: Path) -> None:
+    from scanner.model import ScanResult as _R  # noqa: F401 - for the type in the helper
+
+    guessed = Device("198.51.100.59", vendor="X", services=[Service(1883, "tcp", "mqtt", method="table"),
+                                                             Service(554, "tcp", "rtsp", method="table")])
+    status, reason = verdicts(tmp_path, "  cleartext-management: {}\n", result([guessed]))["cleartext-management"]
+    assert status == "not-assessable" and "198.51.100.59" in reason
+    banner = Device("198.51.100.60", vendor="X", services=[Service(23, "tcp", "telnet", method="table")],
+                    observations=[Observation("telnet.banner", "login:", "nmap-script:banner", 23)])
+    found = run(tmp_path, "  cleartext-management: {}\n", [banner])
+    assert [f.port for f in found] == [23]

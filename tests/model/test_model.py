@@ -73,7 +73,11 @@ def test_every_class_and_capability_is_defined_in_the_docs_and_the_schema() -> N
     from conftest import ROOT
 
     from scanner.knowledge.paths import schema_path
-    from scanner.model.vocabulary import CAPABILITY_DEFINITIONS, CLASS_DEFINITIONS, DEVICE_CLASSES
+    from scanner.model.vocabulary import (
+        CAPABILITY_DEFINITIONS,
+        CLASS_DEFINITIONS,
+        DEVICE_CLASSES,
+    )
 
     docs = (ROOT / "docs" / "data-formats.md").read_text()
     for name, definition in [*CLASS_DEFINITIONS.items(), *CAPABILITY_DEFINITIONS.items()]:

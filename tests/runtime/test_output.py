@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA
 
+from scanner.errors import InputError
 from scanner.resolve.online import Cache
 from scanner.runtime.output import is_special, write_atomic
 
@@ -112,3 +113,31 @@ def test_errors_never_echo_a_wrong_files_content(cli, tmp_path: Path, args: tupl
     run = cli(*[a.format(f=secret) for a in args])
     assert run.code == 2 and run.err.count("\n") == 1, run.err
     assert "SECRET" not in run.err and "root" not in run.err.replace(str(tmp_path), "")
+
+
+def test_a_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
+    private = tmp_path / "scan.json"
+    private.write_text("{}")
+    private.chmod(0o600)
+    old = os.umask(0o022)
+    try:
+        write_atomic(private, "[]")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600 and private.read_text() == "[]"
+
+
+def test_a_link_planted_by_another_user_is_not_followed(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to plant a link owned by another user")
+    victim = tmp_path / "victim"
+    victim.write_text("keep me")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    link = shared / "report.html"
+    link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)  # nobody's link
+    with pytest.raises(InputError, match="symbolic link of another user"):
+        write_atomic(link, "x")
+    assert victim.read_text() == "keep me"

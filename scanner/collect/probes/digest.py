@@ -20,6 +20,11 @@ def parse_challenge(header: str) -> dict[str, str] | None:
     return {m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3) for m in _PARAM.finditer(rest)}
 
 
+def _offers_auth(params: dict[str, str]) -> bool:
+    """The server offers qop=auth (``qop="auth-int, auth"``: options separated by commas and spaces)."""
+    return "auth" in [q.strip() for q in (params.get("qop") or "").split(",")]
+
+
 def _h(algorithm: str, text: str) -> str:
     return _HASHES[algorithm](text.encode("utf-8")).hexdigest()
 
@@ -31,7 +36,7 @@ def response(params: dict[str, str], method: str, uri: str, username: str, passw
     ha1 = _h(algorithm, f"{username}:{params.get('realm', '')}:{password}")
     ha2 = _h(algorithm, f"{method}:{uri}")
     nonce = params.get("nonce", "")
-    if "auth" in (params.get("qop") or "").split(","):
+    if _offers_auth(params):
         return _h(algorithm, f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
     return _h(algorithm, f"{ha1}:{nonce}:{ha2}")
 
@@ -49,7 +54,7 @@ def authorization(challenge: str, method: str, uri: str, username: str, password
         parts.append(f"algorithm={params['algorithm']}")
     if params.get("opaque") is not None:
         parts.append(f'opaque="{params["opaque"]}"')
-    if "auth" in (params.get("qop") or "").split(","):
+    if _offers_auth(params):
         parts += ["qop=auth", f"nc={nc}", f'cnonce="{cnonce}"']
     return "Digest " + ", ".join(parts)
 

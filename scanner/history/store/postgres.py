@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -67,10 +68,16 @@ class PostgresStore(Store):
 
     def _params(self) -> dict[str, Any]:
         """The URL checked by libpq's own parser; a bad URL is an input error that does not echo it."""
+        try:  # the password as written and as decoded: libpq's messages may quote either
+            raw = urlsplit(self.url).password
+        except ValueError:
+            raw = None
+        if raw:
+            self._secrets += [raw, unquote(raw)]
         try:
             params = conninfo_to_dict(self.url)
-        except psycopg.Error as exc:
-            raise InputError(f"not a valid PostgreSQL URL ({self._scrub(first_line(str(exc)))})",
+        except psycopg.Error:  # libpq's own text can quote the whole URL: say only that it is not one
+            raise InputError("not a valid PostgreSQL URL (check its form: postgresql://user@host:port/database)",
                              self.location) from None
         for port in str(params.get("port") or "").split(","):
             if port and not (port.isdigit() and 0 < int(port) < 65536):

@@ -135,9 +135,16 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 
 def traffic_seen(result: ScanResult) -> bool:
-    """Traffic records (flows, a capture) were part of the scan's input."""
-    return any(item.get("kind") in ("flows", "capture") for item in result.scan.inputs) or any(
-        d.observed for d in result.destinations)
+    """The scan had traffic to look at: records read from flow logs, packets of a capture, or a
+    destination seen in traffic. A flows file with no records, or an empty capture, is no traffic."""
+    if any(d.observed for d in result.destinations):
+        return True
+    for item in result.scan.inputs:
+        count = item.get("records") if item.get("kind") == "traffic" else (
+            item.get("packets") if item.get("kind") == "capture" else None)
+        if str(count or "0").isdigit() and int(count or 0) > 0:
+            return True
+    return False
 
 
 def _dest_summary(dest: Destination) -> dict[str, Any]:

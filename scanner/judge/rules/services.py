@@ -24,7 +24,9 @@ from scanner.model import Device, Evidence, Finding, ScanResult, Service
 
 CLEARTEXT = {"telnet": "Telnet", "ftp": "FTP", "http": "plain HTTP", "snmp": "SNMP v1/v2c with a guessable community",
              "mqtt": "MQTT without TLS", "rtsp": "an RTSP stream without authentication"}
-CLEARTEXT_PROBES = {"telnet": ("banner",), "ftp": ("banner",), "http": ("http-get", "onvif", "upnp")}
+# Probes whose reading of the port proves the protocol is spoken (nmap's banner script as well as ours).
+CLEARTEXT_PROBES = {"telnet": ("banner", "nmap-script:banner"), "ftp": ("banner", "nmap-script:banner"),
+                    "http": ("http-get", "onvif", "upnp", "nmap-script:http-title")}
 SNMP_FIELDS = ("snmp.sysdescr", "snmp.sysobjectid")
 
 
@@ -91,6 +93,16 @@ def _proof(device: Device, svc: Service, kind: str) -> str | None:
     return None  # nmap only guessed the service from the port number: no proof it speaks it
 
 
+def _cleared(device: Device, svc: Service) -> bool:
+    """A probe read the service and found no cleartext management: only redirects (e.g. to HTTPS),
+    an RTSP stream that asks for a login."""
+    port = svc.port
+    statuses = [o.value for o in device.observations if o.port == port and o.field == "http.status"]
+    if statuses and not any(s.startswith("2") or s == "401" for s in statuses):
+        return True
+    return any(o.port == port and o.field == "rtsp.describe_status" and o.value != "200" for o in device.observations)
+
+
 @assessor("cleartext-management")
 def cleartext_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Verdict:
     if not result.devices:
@@ -98,8 +110,9 @@ def cleartext_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Verdi
     services = [(d, s) for d in result.devices for s in d.services]
     if not services:
         return Verdict("not-assessable", "no open ports are known (a host discovery without a port scan?)")
-    unproved = [d for d, s in services if _kind(d, s) in ("http", "telnet", "ftp") and _proof(d, s, _kind(d, s) or "")
-                is None and not any(o.port == s.port for o in d.observations)]
+    wanted = set(cfg.params["services"])
+    unproved = [d for d, s in services if (_kind(d, s) or "") in wanted and _proof(d, s, _kind(d, s) or "") is None
+                and not _cleared(d, s)]
     if unproved:
         unique = list({d.ip: d for d in unproved}.values())
         return Verdict("not-assessable", f"{plural(len(unproved), 'management port')} on {ips(unique)} were not "
