@@ -7,8 +7,10 @@ opened here, so that a missing, unreadable or oversized file always gives the sa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from scanner.errors import InputError
@@ -21,27 +23,10 @@ def open_input(path: str, what: str = "file", regular_only: bool = False) -> Bin
     scan waiting for a writer. The check is made on the opened file (no race with a rename), and
     the open itself does not wait for a FIFO's writer.
     """
-    if regular_only:
-        return _open_regular(path, what)
-    try:
-        return open(path, "rb")  # noqa: SIM115 - the caller closes it
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except IsADirectoryError:
-        raise InputError(f"is a directory, not a {what}", path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path) from None
-
-
-def _open_regular(path: str, what: str) -> BinaryIO:
-    try:
+    with _as_input_error(path, what):
+        if not regular_only:
+            return open(path, "rb")  # noqa: SIM115 - the caller closes it
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except IsADirectoryError:
-        raise InputError(f"is a directory, not a {what}", path) from None
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path) from None
     try:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
@@ -55,6 +40,19 @@ def _open_regular(path: str, what: str) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+@contextlib.contextmanager
+def _as_input_error(path: str, what: str) -> Iterator[None]:
+    """An OS error opening a user's file, as the one-line input error that names it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise InputError("no such file", path) from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, not a {what}", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", path) from None
 
 
 def read_bounded(path: str, limit: int, what: str = "file", regular_only: bool = False) -> bytes:

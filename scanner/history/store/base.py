@@ -253,6 +253,16 @@ class Store:
         """0 for a store with no cityscan tables yet; the stored version; InputError for something else."""
         raise NotImplementedError
 
+    def _stored_version(self) -> int:
+        """The version a cityscan store records (its tables are there), checked on either database."""
+        rows = self._run("SELECT max(version) FROM schema_version")
+        if not rows or not isinstance(rows[0][0], int) or rows[0][0] < 1:
+            raise InputError("not a cityscan store (no schema version)", self.location)
+        if rows[0][0] > STORE_VERSION:
+            raise InputError(f"store version {rows[0][0]} is newer than this cityscan understands "
+                             f"({STORE_VERSION}); upgrade cityscan", self.location)
+        return int(rows[0][0])
+
     def _serialise(self, key: str) -> None:
         """Inside a transaction: wait for other writers doing the same ``key`` (migrate, push)."""
 
@@ -435,14 +445,7 @@ class Store:
              site: str | None = None) -> builtins.list[ScanSummary]:
         """Stored scans, newest first, from the summary columns only (``site``: that site's only)."""
         self._require_open()
-        where: builtins.list[str] = []
-        params: builtins.list[Any] = []
-        if targets_key is not None:
-            where.append("targets_key = ?")
-            params.append(targets_key)
-        if site is not None:
-            where.append("site = ?")
-            params.append(site)
+        where, params = _series([], targets_key, site)
         sql = _SUMMARY_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY started_at DESC, id DESC"
         if limit is not None:
@@ -461,14 +464,7 @@ class Store:
         not reach as "gone" and every finding on them as "resolved".
         """
         self._require_open()
-        where: builtins.list[str] = [] if include_partial else ["partial = 0"]
-        params: builtins.list[Any] = []
-        if targets_key is not None:
-            where.append("targets_key = ?")
-            params.append(targets_key)
-        if site is not None:
-            where.append("site = ?")
-            params.append(site)
+        where, params = _series([] if include_partial else ["partial = 0"], targets_key, site)
         clause = " WHERE " + " AND ".join(where) if where else ""
         with self._guard("read"):
             newest = self._run(f"SELECT targets_key, site FROM scans{clause} ORDER BY started_at DESC, id DESC "
@@ -557,3 +553,17 @@ def first_line(text: str, limit: int = 300) -> str:
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "STORE_VERSION", "ScanSummary", "SiteSummary", "Store", "StoreBusyError",
            "decode", "default_store_path", "document_digest", "encode", "is_url", "mask_url", "targets_key"]
+
+
+def _series(where: builtins.list[str], targets_key: str | None, site: str | None) -> tuple[builtins.list[str],
+                                                                                            builtins.list[Any]]:
+    """WHERE conditions and parameters that pick one series of scans: a set of targets, a site."""
+    params: builtins.list[Any] = []
+    if targets_key is not None:
+        where.append("targets_key = ?")
+        params.append(targets_key)
+    if site is not None:
+        where.append("site = ?")
+        params.append(site)
+    return where, params
+

@@ -30,7 +30,7 @@ from scanner.history.store.base import (
     first_line,
     mask_url,
 )
-from scanner.history.store.migrations import STORE_VERSION, Migration
+from scanner.history.store.migrations import Migration
 
 SCHEMA = "cityscan"
 CONNECT_TIMEOUT = 10          # seconds, unless the URL says otherwise
@@ -154,13 +154,7 @@ class PostgresStore(Store):
         if not {"schema_version", "scans"} <= tables:
             raise InputError(f"not a cityscan store (schema {SCHEMA} holds {', '.join(sorted(tables)[:5])})",
                              self.location)
-        rows = self._run("SELECT max(version) FROM schema_version")
-        if not rows or not isinstance(rows[0][0], int) or rows[0][0] < 1:
-            raise InputError("not a cityscan store (no schema version)", self.location)
-        if rows[0][0] > STORE_VERSION:
-            raise InputError(f"store version {rows[0][0]} is newer than this cityscan understands "
-                             f"({STORE_VERSION}); upgrade cityscan", self.location)
-        return int(rows[0][0])
+        return self._stored_version()
 
     def _migration_sql(self, migration: Migration) -> tuple[str, ...]:
         if migration.version == 1:

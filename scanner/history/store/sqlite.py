@@ -26,7 +26,7 @@ from scanner.history.store.base import (
     default_store_path,
     sqlite_uri,
 )
-from scanner.history.store.migrations import MIGRATIONS, STORE_VERSION, Migration
+from scanner.history.store.migrations import MIGRATIONS, Migration
 from scanner.runtime.output import is_special
 
 _POLL = 0.05
@@ -191,13 +191,7 @@ class SQLiteStore(Store):
         if not {"schema_version", "scans"} <= tables:
             shown = ", ".join(sorted(tables)[:5])
             raise InputError(f"not a cityscan store (it holds other tables: {shown})", self.location)
-        rows = self._run("SELECT max(version) FROM schema_version")
-        if not rows or not isinstance(rows[0][0], int) or rows[0][0] < 1:
-            raise InputError("not a cityscan store (no schema version)", self.location)
-        if rows[0][0] > STORE_VERSION:
-            raise InputError(f"store version {rows[0][0]} is newer than this cityscan understands "
-                             f"({STORE_VERSION}); upgrade cityscan", self.location)
-        return int(rows[0][0])
+        return self._stored_version()
 
     def _migration_sql(self, migration: Migration) -> tuple[str, ...]:
         return migration.sqlite
