@@ -1,7 +1,7 @@
 """Benchmark: flows at city scale, side by side with a bare ``csv`` read of the same file (issue 16).
 
 Generates Zeek conn.log files (TSV, as Zeek's ASCII writer writes them) into /tmp: 2,000 city
-devices (10.20.0.0/16, as in a segment's logs) each talking to 2-6 (network, port) pairs drawn
+devices (198.18.0.0/15, the benchmarking range, as in a segment's logs) each talking to 2-6 (network, port) pairs drawn
 from 400 real public networks taken, as data, from the ASN table that ships with cityscan (and a
 few cloud regions). Nothing ever connects to them: reading and enriching are offline.
 
@@ -61,7 +61,7 @@ def generate(path: str, count: int, high: bool, seed: int = 7) -> None:
     rng = random.Random(seed)
     nets = networks()
     services = [(443, "tcp"), (443, "tcp"), (8883, "tcp"), (53, "udp"), (123, "udp"), (554, "tcp")]
-    devices = [f"10.20.{i // 250}.{i % 250 + 1}" for i in range(DEVICES)]
+    devices = [f"198.18.{i // 250}.{i % 250 + 1}" for i in range(DEVICES)]
     talks = {}
     for dev in devices:
         pairs = []
