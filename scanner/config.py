@@ -21,7 +21,7 @@ from scanner.resolve.online import Cache, OnlineLookups, default_cache_path
 
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
-            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site", "store")
+            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site", "store", "fingerprints")
 LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
 
 
@@ -62,6 +62,7 @@ class ScanConfig:
     credentials: str | None = None   # a credentials file (never the secrets themselves)
     site: str | None = None
     store: str | None = None   # the history: a SQLite path or a postgresql:// URL
+    fingerprints: list[str] = field(default_factory=list)   # a site's own fingerprint directories
     source: str | None = None
     target_lines: dict[str, int] = field(default_factory=dict)   # target -> its line, for errors
     scope_lines: dict[str, int] = field(default_factory=dict)
@@ -134,6 +135,7 @@ def load_config(path: str | Path) -> ScanConfig:
     cfg.offline = v.typed(doc, "offline", bool, "config", True)
     cfg.flows = [_path(base, p) for p in v.string_list(doc, "flows", "config")]
     cfg.nmap_xml = [_path(base, p) for p in v.string_list(doc, "nmap_xml", "config")]
+    cfg.fingerprints = [_path(base, p) for p in v.string_list(doc, "fingerprints", "config")]
     if "lookups" in doc:
         cfg.lookups = _lookups(v.mapping(doc["lookups"], doc, "lookups", "config.lookups"), base)
     cfg.snmp_community = v.typed(doc, "snmp_community", str, "config", "public")

@@ -28,7 +28,13 @@ from scanner.identify import identify as identify_stage
 from scanner.judge.evaluate import evaluate
 from scanner.judge.policy import Policy
 from scanner.judge.waivers import Waiver
-from scanner.knowledge.loader import capability_checks, datasets_in_use
+from scanner.knowledge.fingerprints import FingerprintDB
+from scanner.knowledge.loader import (
+    capability_checks,
+    datasets_in_use,
+    site_db,
+    site_fingerprints,
+)
 from scanner.model import Device, ScanError, ScanInfo, ScanResult
 from scanner.model.flows import FlowSummary
 from scanner.resolve import describe_countries
@@ -56,6 +62,7 @@ class ScanRequest:
     snmp_community: str = "public"
     credentials: list[Credential] = field(default_factory=list)  # opt-in authenticated checks
     site: str | None = None
+    fingerprints: list[str] = field(default_factory=list)   # a site's own fingerprint directories
     progress: Progress | None = None
 
 
@@ -93,17 +100,18 @@ def flow_summary(paths: list[str], fmt: str | None = None, summary: FlowSummary 
 
 # --- the stages, applied to a result -----------------------------------------------------------
 
-def identify(result: ScanResult) -> ScanResult:
+def identify(result: ScanResult, db: FingerprintDB | None = None) -> ScanResult:
     """Identify every device of ``result`` (again), in place."""
-    identities = identify_stage(result.devices)
+    identities = identify_stage(result.devices, db)
     for device in result.devices:
         device.apply_identity(identities[device.ip])
     return result
 
 
-def resolve(result: ScanResult, summary: FlowSummary | None = None, online: OnlineLookups | None = None) -> ScanResult:
+def resolve(result: ScanResult, summary: FlowSummary | None = None, online: OnlineLookups | None = None,
+            db: FingerprintDB | None = None) -> ScanResult:
     """Find and enrich the destinations of ``result``'s devices, in place."""
-    found = resolve_stage(result, summary, online)
+    found = resolve_stage(result, summary, online, db)
     result.devices.extend(found.new_devices)
     result.destinations = found.destinations
     result.countries = found.countries
@@ -111,9 +119,10 @@ def resolve(result: ScanResult, summary: FlowSummary | None = None, online: Onli
     return result
 
 
-def judge(result: ScanResult, policy: Policy, waivers: list[Waiver] | None = None) -> ScanResult:
+def judge(result: ScanResult, policy: Policy, waivers: list[Waiver] | None = None,
+          db: FingerprintDB | None = None) -> ScanResult:
     """Judge ``result`` by ``policy`` (replacing an earlier judgement), in place."""
-    verdict = evaluate(result, policy, waivers)
+    verdict = evaluate(result, policy, waivers, db)
     result.findings = verdict.findings
     result.scan.policy = verdict.policy
     result.waivers = verdict.waivers
@@ -130,6 +139,11 @@ def describe(result: ScanResult) -> ScanResult:
 
 
 # --- one scan ------------------------------------------------------------------------------------
+
+def _db(request: ScanRequest) -> FingerprintDB | None:
+    """The shipped fingerprints, plus the site's own directories when the request names some."""
+    return site_db(tuple(request.fingerprints)) if request.fingerprints else None
+
 
 def _collect(request: ScanRequest, result: ScanResult) -> None:
     """Discovery and probes: the stages that touch the network, and the ones a stop signal cuts short."""
@@ -153,7 +167,7 @@ def _collect(request: ScanRequest, result: ScanResult) -> None:
         if targets:
             started = time.monotonic()
             options = ProbeOptions(timing=request.timing, snmp_community=request.snmp_community)
-            for device, observations, errors in probe(targets, options, progress=request.progress):
+            for device, observations, errors in probe(targets, options, db=_db(request), progress=request.progress):
                 known = {(o.field, o.value, o.port, o.path) for o in device.observations}
                 device.observations.extend(o for o in observations if (o.field, o.value, o.port, o.path) not in known)
                 result.errors.extend(errors)
@@ -165,7 +179,7 @@ def _collect(request: ScanRequest, result: ScanResult) -> None:
 
 def _authenticated(request: ScanRequest, result: ScanResult, targets: list[Device]) -> None:
     """The opt-in authenticated checks need the vendor: identify first, then ask the matching devices."""
-    identify(result)
+    identify(result, _db(request))
     checked = 0
     for device, observations, errors in run_checks(targets, request.credentials, list(capability_checks()),
                                                    request.timing.probe_timeout):
@@ -185,13 +199,15 @@ def _captured(result: ScanResult, outcome: CaptureOutcome) -> FlowSummary | None
 
 def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | None, online: bool = True) -> None:
     """The offline stages: identify, resolve, judge. Fast, so a partial scan gets them too."""
-    identify(result)
+    db = _db(request)
+    identify(result, db)
     if request.progress:
         request.progress.update(identified=sum(1 for d in result.devices if d.vendor))
-    resolve(result, summary, None if request.offline or not online else request.online)
+    resolve(result, summary, None if request.offline or not online else request.online, db)
     if request.policy is not None:
-        judge(result, request.policy, request.waivers)
-    result.scan.data = [d.to_dict() for d in datasets_in_use()]  # reports say which are old
+        judge(result, request.policy, request.waivers, db)
+    data = list(datasets_in_use()) + ([site_fingerprints(tuple(request.fingerprints))] if request.fingerprints else [])
+    result.scan.data = [d.to_dict() for d in data]  # reports say which are old
     result.scan.finished_at = now_iso()
 
 

@@ -79,6 +79,9 @@ from scanner.cli.app import cli, emit, plan_outputs, terminal_width
               help="Scan history to save the result in: a SQLite file or a postgresql:// URL [default: "
                    "$CITYSCAN_STORE, else ~/.local/share/cityscan/scans.db].")
 @click.option("--no-store", is_flag=True, help="Do not save this scan in the history.")
+@click.option("--fingerprints", "fingerprint_dirs", metavar="DIR", multiple=True,
+              help="A site's own fingerprint files (*.yaml, validated like the shipped ones), besides the "
+                   "shipped database (repeatable).")
 @click.option("--site", metavar="NAME", envvar="CITYSCAN_SITE",
               help="Which part of the city this scan covers (e.g. traffic-control); kept with the scan in the history.")
 @click.option("--credentials", "credentials_path", metavar="FILE", envvar="CITYSCAN_CREDENTIALS",
@@ -91,7 +94,7 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
          capture_iface: str | None, capture_seconds: int, ports: str | None,
          offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
          csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, credentials_path: str | None,
-         site: str | None, quiet: bool, verbose: bool) -> None:
+         fingerprint_dirs: tuple[str, ...], site: str | None, quiet: bool, verbose: bool) -> None:
     """Scan TARGETS (addresses, CIDR networks, ranges such as 198.51.100.1-20, host names) and/or
     import nmap XML, then judge by a policy."""
     found, _ = discover_config(config_path)
@@ -116,6 +119,7 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
         offline=cfg.offline if offline is None else offline,
         snmp_community=cfg.snmp_community,
         site=site or cfg.site,
+        fingerprints=list(fingerprint_dirs) or cfg.fingerprints,
         progress=None if quiet else Progress(plain=verbose),
     )
     if not request.targets and not request.nmap_xml:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,11 +137,16 @@ class FingerprintDB:
         return self.oui_index.get(fold_name(org)) if org else None
 
 
-def load_db(directory: str | Path | None = None) -> FingerprintDB:
-    """Load every ``*.yaml`` of a fingerprint directory (default: the shipped database); the first
-    mistake stops with ``file:line``. The shipped one, loaded once: ``knowledge.loader.default_db``."""
+def load_db(directory: str | Path | None = None, extra: Sequence[str | Path] = ()) -> FingerprintDB:
+    """Load every ``*.yaml`` of a fingerprint directory (default: the shipped database) and of the
+    ``extra`` directories (a site's own fingerprints, validated alike); the first mistake stops with
+    ``file:line``. The shipped one, loaded once: ``knowledge.loader.default_db``."""
     root = Path(directory) if directory else fingerprints_dir()
     files = sorted(p for p in root.glob("*.yaml") if p.is_file())
+    for site in extra:
+        if not Path(site).is_dir():
+            raise InputError("fingerprints: not a directory", str(site))
+        files += sorted(p for p in Path(site).glob("*.yaml") if p.is_file())
     vendors: dict[str, Vendor] = {}
     entries: list[Entry] = []
     seen_ids: dict[str, str] = {}

@@ -11,6 +11,7 @@ import hashlib
 import importlib.metadata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from scanner.errors import InputError
@@ -50,6 +51,21 @@ class DataSet:
 def default_db() -> FingerprintDB:
     """The shipped fingerprint database (``fingerprints/*.yaml``)."""
     return load_db(fingerprints_dir())
+
+
+@lru_cache(maxsize=4)
+def site_db(directories: tuple[str, ...]) -> FingerprintDB:
+    """The shipped fingerprints plus a site's own directories (``--fingerprints DIR``)."""
+    return load_db(fingerprints_dir(), extra=directories) if directories else default_db()
+
+
+def site_fingerprints(directories: tuple[str, ...]) -> DataSet:
+    """What a result records of a site's own fingerprints: where, and a hash of their content."""
+    digest = hashlib.sha256()
+    for directory in directories:
+        for path in sorted(Path(directory).glob("*.yaml")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return DataSet("site-fingerprints", f"sha256:{digest.hexdigest()[:12]}", None, ", ".join(directories))
 
 
 @lru_cache(maxsize=1)

@@ -148,11 +148,11 @@ def test_a_stop_during_the_offline_stages_keeps_the_scan(monkeypatch) -> None:  
     real_resolve = pipeline.resolve
     calls = []
 
-    def slow_lookups(result, summary, online):  # type: ignore[no-untyped-def]
+    def slow_lookups(result, summary, online, db=None):  # type: ignore[no-untyped-def]
         calls.append(online)
         if len(calls) == 1:
             raise ScanInterrupted(signal.SIGTERM)
-        return real_resolve(result, summary, online)
+        return real_resolve(result, summary, online, db)
 
     monkeypatch.setattr(pipeline, "resolve", slow_lookups)
     with pytest.raises(ScanInterrupted) as stopped:
