@@ -42,6 +42,8 @@ def comparable(doc: dict[str, Any]) -> dict[str, Any]:
     doc["scan"]["inputs"] = [i for i in doc["scan"]["inputs"] if i.get("kind") != "traffic"]  # added since
     for device in doc["devices"]:
         device["observations"] = [o for o in device.get("observations", []) if o["field"] != "nmap.cpe"]
+        # 0.1.0 repeated its "not identified" note each time a stored result was identified again
+        device["evidence"] = [e for i, e in enumerate(device["evidence"]) if e not in device["evidence"][:i]]
     for key in ("findings", "waivers"):
         doc.pop(key, None)
     return doc

@@ -164,8 +164,10 @@ class Device:
         self.device_class, self.confidence = identity.device_class, identity.confidence
         self.capabilities = list(identity.capabilities)
         self.capability_status = dict(identity.capability_status)
-        self.evidence = [e for e in self.evidence if not e.detail.startswith("fingerprint ")]
-        self.evidence.extend(identity.evidence)
+        # what an earlier identification said is replaced, not repeated (a stored result identified again)
+        self.evidence = [e for e in self.evidence if not e.detail.startswith("fingerprint ") and e.source != "identify"
+                         and e.kind != "capability"]
+        self.evidence.extend(e for e in identity.evidence if e not in self.evidence)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Device:

@@ -166,6 +166,11 @@ def blind_spots(result: ScanResult) -> list[str]:
         shown = ", ".join(unknown[:8]) + (f" and {len(unknown) - 8} more" if len(unknown) > 8 else "")
         out.append(f"{len(unknown)} of {len(result.devices)} devices could not be identified ({shown}): "
                    "no rule about what a device is or does can clear them.")
+    imported = [i for i in scan.inputs if i.get("kind") == "nmap-xml"]
+    if imported and result.devices and not any(s.product or s.version or s.method == "probed"
+                                                for d in result.devices for s in d.services):
+        out.append("The imported nmap XML has no service detection (run without -sV): products and versions "
+                   "are unknown, and identification rests on MAC addresses and what cityscan's probes read.")
     unprobed = sum(1 for d in result.devices for s in d.services
                    if not any(o.port == s.port for o in d.observations))
     if unprobed:

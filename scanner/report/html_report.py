@@ -105,6 +105,17 @@ def _inputs(inputs: list[dict[str, Any]]) -> str:
     return "; ".join(out) or "none"
 
 
+def _nmap_used(result: ScanResult) -> str:
+    """Which nmap ran, or whose XML was imported: an import is not "not used"."""
+    if result.scan.nmap_version:
+        return f"nmap {result.scan.nmap_version} (live scan)"
+    imported = [i for i in result.scan.inputs if i.get("kind") == "nmap-xml"]
+    if imported:
+        versions = sorted({str(i.get("nmap_version") or "?") for i in imported})
+        return f"imported XML of nmap {', '.join(versions)}"
+    return "not used"
+
+
 def _meta(result: ScanResult) -> str:
     scan = result.scan
     policy = scan.policy or {}
@@ -115,7 +126,7 @@ def _meta(result: ScanResult) -> str:
              ("Tool", f"cityscan {result.tool.get('version', '')}".strip()),
              ("Network look-ups",
               "offline: no DNS, RDAP or web look-ups" if scan.offline else "online look-ups allowed"),
-             ("nmap", scan.nmap_version or "not used"), ("Inputs", _inputs(scan.inputs)),
+             ("nmap", _nmap_used(result)), ("Inputs", _inputs(scan.inputs)),
              ("Completeness", "PARTIAL: the scan did not finish" if scan.partial else "complete")]
     rows = "".join(f"<dt>{h(k)}</dt><dd{' class=mono' if 'SHA' in k else ''}>{h(v)}</dd>" for k, v in items)
     return f'<dl class="meta">{rows}</dl>'

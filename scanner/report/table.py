@@ -103,5 +103,7 @@ def render(result: ScanResult, width: int | None = None) -> str:
     summary = ", ".join(f"{counts[s]} {s}" for s in reversed(SEVERITIES) if counts[s]) or "no findings"
     waived = sum(1 for f in result.findings if f.waived)
     out.append("")
-    out.append(f"Summary: {len(result.devices)} devices, {summary}" + (f", {waived} waived" if waived else ""))
+    devices = len(result.devices)
+    out.append(f"Summary: {devices} device{'s' if devices != 1 else ''}, {summary}"
+               + (f", {waived} waived" if waived else ""))
     return "\n".join(out) + "\n"
