@@ -21,7 +21,8 @@ from scanner.resolve.online import Cache, OnlineLookups, default_cache_path
 
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
-            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site", "store", "fingerprints")
+            "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site", "store", "fingerprints",
+            "inventory")
 LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
 
 
@@ -52,6 +53,7 @@ class ScanConfig:
     timing: Timing = field(default_factory=Timing)
     policy: str | None = None
     waivers: str | None = None
+    inventory: str | None = None   # the devices the segment is expected to hold
     outputs: list[Output] = field(default_factory=list)
     fail_on: str | None = None
     offline: bool = True
@@ -123,7 +125,7 @@ def load_config(path: str | Path) -> ScanConfig:
         raise v.fail(doc, "ports", f"config.ports {cfg.ports!r} is not a port list like '80,443,8000-8100'")
     if "timing" in doc:
         cfg.timing = _timing(v.mapping(doc["timing"], doc, "timing", "config.timing"))
-    for key in ("policy", "waivers", "credentials"):
+    for key in ("policy", "waivers", "credentials", "inventory"):
         value = v.typed(doc, key, str, "config")
         if key == "policy" and value and "/" not in value and not value.endswith((".yaml", ".yml")) \
                 and not (base / value).is_file():
@@ -163,7 +165,7 @@ def _item_lines(doc: dict[str, Any], key: str) -> dict[str, int]:
 
 
 def _check_reference(doc: dict[str, Any], key: str, value: str | None) -> None:
-    """A policy, waivers or credentials file the config names must exist (a built-in policy name is fine)."""
+    """A policy, waivers, credentials or inventory file the config names must exist (a built-in policy name is fine)."""
     if value is None or Path(value).is_file():
         return
     if key == "policy" and "/" not in str(doc.get(key)) and not str(doc.get(key)).endswith((".yaml", ".yml")):

@@ -27,6 +27,7 @@ from scanner.errors import InputError
 from scanner.identify import identify as identify_stage
 from scanner.judge.evaluate import evaluate
 from scanner.judge.policy import Policy
+from scanner.judge.inventory import Expected
 from scanner.judge.waivers import Waiver
 from scanner.knowledge.fingerprints import FingerprintDB
 from scanner.knowledge.loader import (
@@ -57,6 +58,7 @@ class ScanRequest:
     timing: Timing = field(default_factory=Timing)
     policy: Policy | None = None
     waivers: list[Waiver] = field(default_factory=list)
+    inventory: list[Expected] | None = None   # --inventory: the devices the segment should hold
     offline: bool = True
     online: OnlineLookups | None = None
     snmp_community: str = "public"
@@ -120,9 +122,9 @@ def resolve(result: ScanResult, summary: FlowSummary | None = None, online: Onli
 
 
 def judge(result: ScanResult, policy: Policy, waivers: list[Waiver] | None = None,
-          db: FingerprintDB | None = None) -> ScanResult:
+          db: FingerprintDB | None = None, inventory: list[Expected] | None = None) -> ScanResult:
     """Judge ``result`` by ``policy`` (replacing an earlier judgement), in place."""
-    verdict = evaluate(result, policy, waivers, db)
+    verdict = evaluate(result, policy, waivers, db, inventory)
     result.findings = verdict.findings
     result.scan.policy = verdict.policy
     result.waivers = verdict.waivers
@@ -205,7 +207,7 @@ def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | Non
         request.progress.update(identified=sum(1 for d in result.devices if d.vendor))
     resolve(result, summary, None if request.offline or not online else request.online, db)
     if request.policy is not None:
-        judge(result, request.policy, request.waivers, db)
+        judge(result, request.policy, request.waivers, db, request.inventory)
     data = list(datasets_in_use()) + ([site_fingerprints(tuple(request.fingerprints))] if request.fingerprints else [])
     result.scan.data = [d.to_dict() for d in data]  # reports say which are old
     result.scan.finished_at = now_iso()

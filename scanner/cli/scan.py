@@ -31,6 +31,7 @@ from scanner.history.results import load_result
 from scanner.history.store import Store
 from scanner.history.unsent import keep_unsent
 from scanner.judge.policy import DEFAULT_POLICY, load_policy, policy_of
+from scanner.judge.inventory import load_inventory
 from scanner.judge.waivers import load_waivers
 from scanner.knowledge.paths import recorded_scan_path, sample_configs_dir
 from scanner.lab import lab as lab_mod
@@ -54,6 +55,8 @@ from scanner.cli.app import cli, emit, plan_outputs, terminal_width
               help="Networks the scan may touch (repeatable). Default: the targets themselves.")
 @click.option("--policy", "policy_path", metavar="FILE", help="Policy file or built-in policy name.")
 @click.option("--waivers", "waivers_path", metavar="FILE", help="Waivers file (YAML).")
+@click.option("--inventory", "inventory_path", metavar="FILE",
+              help="The devices the segment should hold (YAML): report any missing, unexpected or swapped.")
 @click.option("--nmap-xml", "nmap_xml", multiple=True, metavar="FILE", help="Import nmap XML output (repeatable).")
 @click.option("--flows", "flows", multiple=True, metavar="FILE",
               help="Traffic records: Zeek conn/dns log, flow CSV or pcap (repeatable; format sniffed).")
@@ -90,7 +93,7 @@ from scanner.cli.app import cli, emit, plan_outputs, terminal_width
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--verbose", "-v", is_flag=True, help="Progress as one line per step on stderr (for logs).")
 def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
-         waivers_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], flows_format: str,
+         waivers_path: str | None, inventory_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], flows_format: str,
          capture_iface: str | None, capture_seconds: int, ports: str | None,
          offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
          csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, credentials_path: str | None,
@@ -130,6 +133,8 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
     request.policy = None if policy_ref == "none" else load_policy(policy_ref)
     waivers_ref = waivers_path or cfg.waivers
     request.waivers = load_waivers(waivers_ref) if waivers_ref else []
+    inventory_ref = inventory_path or cfg.inventory
+    request.inventory = load_inventory(inventory_ref) if inventory_ref else None
     credentials_ref = credentials_path or cfg.credentials
     request.credentials = load_credentials(credentials_ref) if credentials_ref else []
     threshold = fail_on or cfg.fail_on or (request.policy.fail_on if request.policy else None) or "high"
@@ -189,6 +194,7 @@ def gate_exit(result: ScanResult, threshold: str) -> int:
 @click.argument("scan_file", metavar="SCAN.json")
 @click.option("--policy", "policy_path", metavar="FILE", help="Re-evaluate under this policy.")
 @click.option("--waivers", "waivers_path", metavar="FILE", help="Waivers file (YAML).")
+@click.option("--inventory", "inventory_path", metavar="FILE", help="The devices the segment should hold (YAML).")
 @click.option("--format", "fmts", type=click.Choice(sorted(FORMATS)), multiple=True, help="Report format (repeatable).")
 @click.option("--output", "outputs", metavar="FILE", multiple=True, help="Output file (repeatable, one per --format).")
 @click.option("--output-dir", "output_dir", metavar="DIR", help="Write every --format to DIR/cityscan-report.EXT.")
@@ -196,19 +202,20 @@ def gate_exit(result: ScanResult, threshold: str) -> int:
               show_default=True)
 @click.option("--fail-on", "fail_on", type=click.Choice(FAIL_ON), default=None,
               help="Exit 1 when an unwaived finding has this severity or higher (default: the policy's, else high).")
-def report(scan_file: str, policy_path: str | None, waivers_path: str | None, fmts: tuple[str, ...],
+def report(scan_file: str, policy_path: str | None, waivers_path: str | None, inventory_path: str | None, fmts: tuple[str, ...],
            outputs: tuple[str, ...], output_dir: str | None, csv_kind: str, fail_on: str | None) -> None:
     """Render a stored JSON result, optionally re-judged under another policy, without rescanning."""
     result = load_result(scan_file)
     policy = None
-    if policy_path or waivers_path:
+    if policy_path or waivers_path or inventory_path:
         policy = load_policy(policy_path) if policy_path else None
         waivers = load_waivers(waivers_path) if waivers_path else []
+        inventory = load_inventory(inventory_path) if inventory_path else None
         if policy is None:
             if not result.scan.policy:
                 raise InputError("the stored scan names no policy; give --policy", scan_file)
             policy = policy_of(result.scan.policy)
-        judge(result, policy, waivers)
+        judge(result, policy, waivers, inventory=inventory)
     threshold = fail_on or (policy.fail_on if policy_path and policy else None) or "high"
     targets_out = plan_outputs(fmts or ("table",), outputs, output_dir)
     describe(result)  # an older stored result lacks the country names the reports show

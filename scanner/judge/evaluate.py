@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.judge.inventory import Expected
 from scanner.judge.policy import Policy
 from scanner.judge.rules import Context, RuleConfig
 from scanner.judge.rules.base import Verdict
@@ -31,10 +32,11 @@ class Judgement:
 
 
 def evaluate(result: ScanResult, policy: Policy, waivers: list[Waiver] | None = None,
-             db: FingerprintDB | None = None) -> Judgement:
+             db: FingerprintDB | None = None, inventory: list[Expected] | None = None) -> Judgement:
     """The findings of ``policy`` over ``result`` (which is only read)."""
     law = jurisdiction()
-    ctx = Context(db=db or default_db(), law=law, services=tracking_services())
+    ctx = Context(db=db or default_db(), law=law, services=tracking_services(),
+                  inventory=tuple(inventory) if inventory is not None else None)
     findings: list[Finding] = []
     enabled = policy.enabled_rules()
     verdicts: dict[str, Verdict | None] = {}

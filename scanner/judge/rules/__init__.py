@@ -5,7 +5,7 @@ parameters, severity and legal references come from the policy; the knowledge it
 families, EEA and adequacy lists, foreign laws) comes from :mod:`scanner.knowledge`.
 """
 
-from scanner.judge.rules import services, transfers, uses, vendors
+from scanner.judge.rules import inventory, services, transfers, uses, vendors
 from scanner.judge.rules.base import (
            RULES,
            Context,
@@ -15,5 +15,5 @@ from scanner.judge.rules.base import (
            finding,
 )
 
-__all__ = ["RULES", "Context", "Param", "RuleConfig", "RuleSpec", "finding", "services", "transfers", "uses",
-           "vendors"]
+__all__ = ["RULES", "Context", "Param", "RuleConfig", "RuleSpec", "finding", "inventory", "services", "transfers",
+           "uses", "vendors"]

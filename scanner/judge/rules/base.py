@@ -12,6 +12,7 @@ from typing import Any
 
 from scanner.knowledge import validate as v
 from scanner.knowledge.fingerprints import FingerprintDB
+from scanner.judge.inventory import Expected
 from scanner.knowledge.jurisdiction import Jurisdiction
 from scanner.knowledge.services import TrackingService
 from scanner.model import Destination, Device, Evidence, Finding, Reference, ScanResult
@@ -51,6 +52,7 @@ class Context:
     db: FingerprintDB
     law: Jurisdiction
     services: tuple[TrackingService, ...] = ()
+    inventory: tuple[Expected, ...] | None = None   # the expected devices, when the scan was given some
 
 
 @dataclass(frozen=True)
