@@ -18,7 +18,7 @@ from scanner.collect.capture import CaptureOutcome, LiveCapture
 from scanner.collect.credentials import Credential
 from scanner.collect.flows.live import STOP_GRACE
 from scanner.collect.flows.summary import summarize_file
-from scanner.collect.nmap import import_nmap_xml, merge_devices, scan_live, valid_ports
+from scanner.collect.nmap import UNPRIVILEGED, import_nmap_xml, merge_devices, privileged, scan_live, valid_ports
 from scanner.collect.probes import ProbeOptions, in_scope, probe
 from scanner.collect.probes.authenticated import run_checks
 from scanner.collect.scope import Network, Scope
@@ -161,7 +161,10 @@ def _collect(request: ScanRequest, result: ScanResult) -> None:
         result.devices = merge_devices(result.devices, devices)
         result.errors.extend(errors)
         result.scan.nmap_version = version or None
-        result.scan.inputs.append({"kind": "nmap-live", "targets": ", ".join(map(str, request.targets))})
+        result.scan.inputs.append({"kind": "nmap-live", "targets": ", ".join(map(str, request.targets)),
+                                   "mode": "privileged" if privileged() else "unprivileged"})
+        if not privileged():  # said in the result too, so a report explains the missing MAC addresses
+            result.errors.append(ScanError("nmap", UNPRIVILEGED))
         if request.progress:
             request.progress.update(hosts_found=len(result.devices))
         targets, skipped = in_scope(result.devices, request.scope)

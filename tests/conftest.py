@@ -37,6 +37,26 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(autouse=True)
+def _no_real_scan_outside_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that runs the real nmap in-process may only aim it at loopback: lab scans run inside the
+    lab's namespace (a subprocess), and every other in-process scan uses a fake nmap on PATH. A test
+    that loses its fake (e.g. by undoing its monkeypatches) fails here instead of sending packets."""
+    from scanner import pipeline
+
+    real = pipeline.scan_live
+
+    def guarded(targets, scope, ports, timing):  # type: ignore[no-untyped-def]
+        nmap = shutil.which("nmap") or ""
+        fake = nmap.startswith(tempfile.gettempdir()) or "pytest-of-" in nmap
+        outside = [str(t) for t in targets if not t.is_loopback]
+        if outside and not fake:
+            pytest.fail(f"a test would run the real nmap at {', '.join(outside)} outside the lab")
+        return real(targets, scope, ports, timing)
+
+    monkeypatch.setattr(pipeline, "scan_live", guarded)
+
+
+@pytest.fixture(autouse=True)
 def _private_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test's scans go to a store of its own, never to the user's scan history."""
     path = tmp_path_factory.mktemp("store") / "scans.db"

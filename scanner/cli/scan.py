@@ -13,6 +13,7 @@ import click
 
 from scanner.collect.credentials import load_credentials
 from scanner.collect.flows import FORMATS as FLOW_FORMATS
+from scanner.collect.nmap import UNPRIVILEGED, privileged
 from scanner.collect.scope import (
     Scope,
     hosts_file,
@@ -127,6 +128,8 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
     )
     if not request.targets and not request.nmap_xml:
         raise click.UsageError("nothing to scan: give TARGETS, --nmap-xml FILE or a --config with targets")
+    if request.targets and not privileged() and not quiet:
+        click.echo(f"cityscan: notice: {UNPRIVILEGED}", err=True)  # before the scan, so it can be stopped
     if not request.offline:
         request.online = online_lookups(cfg)
     policy_ref = policy_path or cfg.policy or DEFAULT_POLICY  # a scan is judged unless told otherwise

@@ -480,12 +480,22 @@ def nmap_argv(targets: list[Network], ports: str | None, timing: Timing, privile
     return [nmap_path(), "-oX", "-", *nmap_arguments(ports, timing, privileged), *(str(t) for t in targets)]
 
 
+UNPRIVILEGED = ("not root and NMAP_PRIVILEGED not set: nmap runs a TCP connect scan without ARP, so devices get "
+                "no MAC address (no MAC-vendor identification) and hosts that ignore pings on the scanned ports may "
+                "be missed; run as root, or give nmap CAP_NET_RAW and set NMAP_PRIVILEGED=1")
+
+
+def privileged() -> bool:
+    """Whether nmap may send raw packets: root, or nmap with CAP_NET_RAW told so (the container and
+    the systemd unit set NMAP_PRIVILEGED)."""
+    return os.geteuid() == 0 or "NMAP_PRIVILEGED" in os.environ
+
+
 def scan_live(targets: list[Network], scope: Scope, ports: str | None,
               timing: Timing) -> tuple[list[Device], list[ScanError], str]:
     """Run nmap against targets already checked against ``scope``; its XML is read like an import."""
     scope.check(targets)  # defence in depth: never send a packet outside the scope
-    # root, or nmap with CAP_NET_RAW told so (the container and the systemd unit set NMAP_PRIVILEGED)
-    argv = nmap_argv(targets, ports, timing, os.geteuid() == 0 or "NMAP_PRIVILEGED" in os.environ)
+    argv = nmap_argv(targets, ports, timing, privileged())
     wall = max(60, timing.host_timeout * 2 + 30)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -95,3 +95,40 @@ def test_a_failing_nmap_is_one_line_and_exit_3(cli, tmp_path: Path, monkeypatch:
 def test_lab_xml_import_is_unaffected(cli) -> None:  # type: ignore[no-untyped-def]
     run = cli("scan", "--nmap-xml", str(DATA / "lab-nmap.xml"), "--no-store", "--format", "json")
     assert run.code in (0, 1) and json.loads(run.out)["devices"]
+
+
+def test_privileged_means_root_or_nmap_privileged(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.collect import nmap
+
+    monkeypatch.delenv("NMAP_PRIVILEGED", raising=False)
+    monkeypatch.setattr(nmap.os, "geteuid", lambda: 1000)
+    assert not nmap.privileged()
+    monkeypatch.setenv("NMAP_PRIVILEGED", "1")
+    assert nmap.privileged()
+    monkeypatch.delenv("NMAP_PRIVILEGED")
+    monkeypatch.setattr(nmap.os, "geteuid", lambda: 0)
+    assert nmap.privileged()
+
+
+def test_an_unprivileged_scan_says_so_before_and_in_the_result(cli, fake_nmap: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner import pipeline
+    from scanner.cli import scan
+    from scanner.collect import nmap
+
+    for module in (pipeline, scan, nmap):
+        monkeypatch.setattr(module, "privileged", lambda: False)
+    out = tmp_path / "r.json"
+    run = cli("scan", "198.51.100.5", "--no-store", "--format", "json", "--output", str(out))
+    assert run.code == 0, run.err
+    assert run.err.startswith("cityscan: notice: not root") and "no MAC address" in run.err
+    [argv] = calls(fake_nmap)
+    assert "-sT" in argv and "-sS" not in argv
+    doc = json.loads(out.read_text())
+    assert doc["scan"]["inputs"][0]["mode"] == "unprivileged"
+    assert any("CAP_NET_RAW" in e["message"] for e in doc["errors"])
+    for module in (pipeline, scan, nmap):  # privileged; the fake nmap stays on PATH
+        monkeypatch.setattr(module, "privileged", lambda: True)
+    run = cli("scan", "198.51.100.5", "--no-store", "--format", "json", "--output", str(out), "-q")
+    assert "notice" not in run.err and json.loads(out.read_text())["errors"] == []
+    assert "-sS" in calls(fake_nmap)[0]
