@@ -37,6 +37,7 @@ test: check
 bench: setup
 	$(SUDO) $(BIN)/python bench/live_scan.py
 	$(BIN)/python bench/identify.py
+	$(BIN)/python bench/nmap_import.py
 
 # Re-record the lab's nmap XML (tests/data) and the replay used by `cityscan demo` without root.
 record: setup

@@ -1,0 +1,87 @@
+"""Benchmark: import a city-sized nmap XML file (10,000 hosts) and take it through the offline stages.
+
+The file is built from the lab's recorded scan (tests/data/lab-nmap.xml): its host blocks, real
+nmap 7.93 output of the emulated devices, are repeated with addresses renumbered into the
+benchmarking range 198.18.0.0/15 (RFC 2544) and MAC addresses varied, so every host is distinct.
+Nothing is sent anywhere: this is an import. Prints the file size, then the time and peak memory
+of parsing (streamed), identifying, resolving and judging, and the JSON result's size.
+Run: .venv/bin/python bench/nmap_import.py [HOSTS]   (a city scan: 10,000 hosts)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scanner.collect.nmap import import_nmap_xml
+from scanner.judge.policy import load_policy
+from scanner.model import ScanInfo, ScanResult
+from scanner.pipeline import identify, judge, resolve
+from scanner.report import RenderOptions, render
+
+LAB_XML = Path(__file__).resolve().parent.parent / "tests" / "data" / "lab-nmap.xml"
+HOST = re.compile(rb"<host[ >].*?</host>", re.S)
+ADDR = re.compile(rb'<address addr="[^"]+" addrtype="ipv4"/>')
+MAC = re.compile(rb'(<address addr=")([0-9A-F:]{17})(" addrtype="mac")')
+
+
+def city_xml(hosts: int, path: Path) -> None:
+    text = LAB_XML.read_bytes()
+    blocks = [b for b in HOST.findall(text) if b'reason="localhost-response"' not in b]  # not the scanner
+    head = text[:text.index(HOST.search(text).group(0))]  # type: ignore[union-attr]
+    tail = text[text.rindex(b"</host>") + len(b"</host>"):]
+    base = ipaddress.ip_address("198.18.0.1")
+    with path.open("wb") as out:
+        out.write(head)
+        for n in range(hosts):
+            block = blocks[n % len(blocks)]
+            ip = str(base + n).encode()
+            block = ADDR.sub(b'<address addr="' + ip + b'" addrtype="ipv4"/>', block, count=1)
+            block = MAC.sub(lambda m: m.group(1) + m.group(2)[:9] + b"%02X:%02X:%02X" % (
+                (n >> 16) & 255, (n >> 8) & 255, n & 255) + m.group(3), block, count=1)
+            out.write(block + b"\n")
+        out.write(tail)
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    hosts = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "city-nmap.xml"
+        city_xml(hosts, path)
+        print(f"nmap XML: {hosts:,} hosts, {path.stat().st_size / 1e6:.1f} MB (from {LAB_XML.name})")
+        start_mb = peak_mb()
+        t0 = time.perf_counter()
+        devices, errors, _ = import_nmap_xml([str(path)])
+        t1 = time.perf_counter()
+        print(f"parse:    {t1 - t0:6.2f} s  {len(devices):,} devices, {len(errors)} errors, "
+              f"peak RSS {peak_mb():.0f} MB (before: {start_mb:.0f} MB)")
+    result = ScanResult(scan=ScanInfo(started_at="2026-12-02T00:00:00Z"), devices=devices,
+                        tool={"name": "cityscan", "version": "bench"})
+    t1 = time.perf_counter()
+    identify(result)
+    t2 = time.perf_counter()
+    known = sum(1 for d in result.devices if d.vendor)
+    print(f"identify: {t2 - t1:6.2f} s  {known:,} of {len(result.devices):,} devices with a vendor")
+    resolve(result, None, None)
+    t3 = time.perf_counter()
+    print(f"resolve:  {t3 - t2:6.2f} s  {len(result.destinations):,} destinations (vendor endpoints)")
+    judge(result, load_policy("eu-gdpr-baseline"))
+    t4 = time.perf_counter()
+    print(f"judge:    {t4 - t3:6.2f} s  {len(result.findings):,} findings")
+    text = render(result, "json", RenderOptions())
+    t5 = time.perf_counter()
+    print(f"json:     {t5 - t4:6.2f} s  {len(text) / 1e6:.1f} MB")
+    print(f"total:    {t5 - t0:6.2f} s  peak RSS {peak_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
