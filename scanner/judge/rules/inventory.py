@@ -50,8 +50,8 @@ def unexpected_device(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iter
 def _assess(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Verdict:
     if ctx.inventory is None:
         return Verdict("not-assessable", "no inventory was given (--inventory FILE)")
-    unknown = [d for d in result.devices if d.vendor is None and any(e.ip == d.ip and (e.vendor or e.model)
-                                                                      for e in ctx.inventory)]
+    described = {e.ip for e in ctx.inventory if e.vendor or e.model}   # a set: a city lists thousands
+    unknown = [d for d in result.devices if d.vendor is None and d.ip in described]
     if cfg.id == "unexpected-device" and unknown:
         return Verdict("not-assessable", f"{plural(len(unknown), 'device')} of the inventory could not be identified "
                                          f"({ips(unknown)}), so whether it is the expected one is unknown")
