@@ -202,15 +202,54 @@ def _captured(result: ScanResult, outcome: CaptureOutcome) -> FlowSummary | None
     return outcome.summary
 
 
-def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | None, online: bool = True) -> None:
-    """The offline stages: identify, resolve, judge. Fast, so a partial scan gets them too."""
+STOP_BUDGET = 3.0     # seconds the offline stages may still take after a stop signal
+IDENTIFY_CHUNK = 500  # devices identified between two looks at the clock
+
+
+@dataclass
+class _Stages:
+    """How far the offline stages got, so the clean-up after a signal goes on from there."""
+
+    identified: int = 0     # result.devices[:identified] carry their identity
+    resolved: bool = False
+    judged: bool = False
+
+
+def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | None, stages: _Stages,
+            online: bool = True, deadline: float | None = None) -> None:
+    """The offline stages: identify, resolve, judge. After a stop signal (``deadline`` set) they go on
+    from where they were and stop when the budget is spent, saying what was not done."""
     db = _db(request)
-    identify(result, db)
+
+    def late() -> bool:
+        return deadline is not None and time.monotonic() > deadline
+
+    devices = result.devices
+    while stages.identified < len(devices) and not late():
+        chunk = devices[stages.identified:stages.identified + IDENTIFY_CHUNK]
+        identities = identify_stage(chunk, db)
+        for device in chunk:
+            device.apply_identity(identities[device.ip])
+        stages.identified += len(chunk)
     if request.progress:
         request.progress.update(identified=sum(1 for d in result.devices if d.vendor))
-    resolve(result, summary, None if request.offline or not online else request.online, db)
-    if request.policy is not None:
-        judge(result, request.policy, request.waivers, db, request.inventory)
+    cut: list[str] = []
+    if stages.identified < len(devices):
+        cut.append(f"identification of {len(devices) - stages.identified:,} of {len(devices):,} devices")
+    if not stages.resolved and not late():
+        resolve(result, summary, None if request.offline or not online else request.online, db)
+        stages.resolved = True
+    elif not stages.resolved:
+        cut.append("destination resolution")
+    if request.policy is not None and not stages.judged:
+        if cut or late():  # judging half-identified devices would report them as unidentifiable
+            cut.append("the policy judgement")
+        else:
+            judge(result, request.policy, request.waivers, db, request.inventory)
+            stages.judged = True
+    if cut:
+        result.errors.append(ScanError("scan", f"not done after the stop signal (budget {STOP_BUDGET:g} s): "
+                                               f"{', '.join(cut)}; the devices found are kept"))
     data = list(datasets_in_use()) + ([site_fingerprints(tuple(request.fingerprints))] if request.fingerprints else [])
     result.scan.data = [d.to_dict() for d in data]  # reports say which are old
     result.scan.finished_at = now_iso()
@@ -232,21 +271,23 @@ def run_scan(request: ScanRequest) -> ScanResult:
         result.scan.inputs.append({"kind": "traffic", "records": str(summary.records),
                                    "dns_answers": str(summary.dns_answers)})
     live = LiveCapture(request.capture_iface, request.capture_seconds) if request.capture_iface else None
+    stages = _Stages()
     try:
         _collect(request, result)
         if live is not None:
             if request.progress:
                 request.progress.update(capturing=f"until {request.capture_seconds} s after the start")
             summary = _captured(result, live.finish(summary))
-        _finish(request, result, summary)  # online look-ups can take a while: a stop here keeps the scan too
+        _finish(request, result, summary, stages)  # online look-ups can take a while: a stop here keeps the scan
     except ScanInterrupted as stop:
-        with deferred():  # a second signal cannot cut the clean-up short
+        deadline = time.monotonic() + STOP_BUDGET
+        with deferred():  # the clean-up is bounded by STOP_BUDGET; a second signal exits at once
             if live is not None:  # what was captured up to the signal is data like the rest
                 live.stop.set()
                 summary = _captured(result, live.finish(summary, wait=STOP_GRACE + 2))  # tcpdump is killed by then
             result.scan.partial = True
             result.errors.append(ScanError("scan", f"{stop}: partial result, stages after the signal were cut short"))
-            _finish(request, result, summary, online=False)
+            _finish(request, result, summary, stages, online=False, deadline=deadline)
         stop.result = result
         raise
     except BaseException:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -161,4 +162,36 @@ def exec_in_scanner(argv: list[str], prefix: str = DEFAULT_PREFIX) -> int:
     state = status(prefix)
     if state is None:
         raise CannotRunError("the lab is not up (run 'cityscan lab up' first)")
-    return subprocess.call(netns.exec_argv(state.scanner_ns, argv))
+    return run_forwarding_signals(netns.exec_argv(state.scanner_ns, argv))
+
+
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def run_forwarding_signals(argv: list[str]) -> int:
+    """Run ``argv`` and pass every stop signal on to it, then wait for it to finish.
+
+    A scan inside the lab keeps what it collected when it is stopped: it must get the signal
+    (subprocess.call would SIGKILL it on Ctrl-C, and a SIGTERM would leave it running). The exit
+    status is the command's, a signal death reported as 128 + signal like a shell does.
+    """
+    try:
+        # its own session: a Ctrl-C at the terminal then reaches it once, through us, not twice
+        # (twice would be "exit at once" to a cityscan scan)
+        proc = subprocess.Popen(argv, start_new_session=True)
+    except OSError as exc:
+        raise CannotRunError(f"cannot run {argv[0]}: {exc.strerror}") from None
+
+    def forward(signum: int, frame: object) -> None:
+        try:
+            proc.send_signal(signum)
+        except OSError:
+            pass  # it has already exited
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        code = proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code

@@ -4,11 +4,14 @@ A scheduled scan is stopped by systemd (SIGTERM) or a person (Ctrl-C, SIGINT). E
 devices already found are worth keeping, so the handlers below raise :class:`ScanInterrupted`
 in the main thread (like KeyboardInterrupt, which SIGINT would otherwise raise) and set an
 event that probe threads can poll. The pipeline attaches its partial result to the exception;
-the CLI saves it inside :meth:`Interrupt.deferred`, where further signals cannot tear the save.
+the CLI saves it inside :meth:`Interrupt.deferred`. A second signal means "now": the process exits
+at once (128 + signal), removing the temporary files of writes in flight. Nothing is torn by that:
+reports are replaced atomically and a store transaction that did not commit is rolled back.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -81,14 +84,30 @@ class Interrupt:
             raise ScanInterrupted(self.signum)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.signum is None:
-            self.signum = signum
+        if self.signum is not None:  # the second signal: whoever sent it will not wait for the clean-up
+            exit_now(signum)
+        self.signum = signum
         self.event.set()
         if self._deferred:
             return
-        # The first signal stops the scan; a second one outside deferred() forces the clean-up to stop too.
         self._raised = True
         raise ScanInterrupted(signum)
+
+
+def exit_now(signum: int) -> None:
+    """Leave at once with 128 + ``signum``: no clean-up code runs, only the temporary files of
+    writes in flight are removed (their targets keep their old content)."""
+    from scanner.runtime.output import discard_pending_writes  # here: the handler must not fail on import
+
+    discard_pending_writes()
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    try:
+        os.write(2, f"cityscan: second {name}: exiting at once; what was not yet written is not kept\n".encode())
+    finally:
+        os._exit(128 + signum)
 
 
 def stop_requested() -> bool:

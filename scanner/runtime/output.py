@@ -15,6 +15,17 @@ from pathlib import Path
 
 from scanner.errors import InputError
 
+_pending: set[str] = set()  # temporary files of writes in flight, removed if the process must exit at once
+
+
+def discard_pending_writes() -> None:
+    """Remove the temporary files of unfinished writes (a second stop signal exits without clean-up)."""
+    for tmp in list(_pending):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
 
 def is_special(path: str | Path) -> bool:
     """True for an existing path that is not a regular file or a directory (a device, FIFO, socket)."""
@@ -44,6 +55,7 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
         raise InputError(f"cannot write: {exc.strerror}", str(path)) from None
+    _pending.add(tmp)
     try:
         existing = _existing(target)
         os.fchmod(fd, mode if mode is not None else (stat.S_IMODE(existing.st_mode) if existing else _umask_mode()))
@@ -60,6 +72,8 @@ def write_atomic(path: str | Path, text: str, mode: int | None = None) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        _pending.discard(tmp)
 
 
 def _check_link(path: Path) -> None:

@@ -385,16 +385,50 @@ def test_deferred_holds_the_signal_until_the_block_ends() -> None:
     assert signal.getsignal(signal.SIGTERM) is previous
 
 
-def test_a_second_signal_during_the_save_does_not_tear_it() -> None:
-    with interruptible() as stop:
-        with pytest.raises(ScanInterrupted):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(1)
-        with stop.deferred():  # the clean-up after the first signal
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
-            done = True
-    assert done  # and nothing raised on leaving: that signal was already handled
+SAVE_CUT_SHORT = """
+    import sys, time
+    from scanner.runtime.interrupt import ScanInterrupted, interruptible
+    from scanner.runtime.output import write_atomic
+    from scanner.model import Device, ScanInfo, ScanResult
+    from scanner.history.store import Store
+    import scanner.runtime.output as output
+
+    def slow_fsync(fd):  # the disk is slow: the second signal comes while the report is written
+        print("writing", flush=True)
+        time.sleep(30)
+
+    with Store(sys.argv[1]) as store, interruptible() as stop:
+        result = ScanResult(scan=ScanInfo(started_at="2026-11-22T02:00:00Z"), devices=[Device(ip="198.51.100.7")])
+        store.save(result)
+        try:
+            print("scanning", flush=True)
+            time.sleep(30)
+        except ScanInterrupted:
+            with stop.deferred():
+                output.os.fsync = slow_fsync
+                write_atomic(sys.argv[2], "a report")
+    sys.exit(0)
+"""
+
+
+def test_a_second_signal_exits_at_once_without_a_half_written_file(tmp_path: Path) -> None:
+    """Whoever sends a second signal will not wait: exit 128 + signal now, with nothing torn:
+    the report being written keeps its old content and its temporary file is removed."""
+    report = tmp_path / "report.txt"
+    report.write_text("the previous report")
+    proc = run_python(SAVE_CUT_SHORT, str(tmp_path / "scans.db"), str(report))
+    wait_line(proc, "scanning")
+    proc.send_signal(signal.SIGTERM)
+    wait_line(proc, "writing")
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 5  # not the 30 s the write would still take
+    assert proc.returncode == 143 and "second SIGTERM: exiting at once" in err, err
+    assert report.read_text() == "the previous report"
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("scans.db")) == ["report.txt"]
+    with Store(tmp_path / "scans.db", readonly=True) as store:
+        assert len(store.list()) == 1  # the scan saved before is intact
 
 
 def test_module_level_helpers_follow_the_active_handlers() -> None:
