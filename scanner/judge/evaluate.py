@@ -16,7 +16,7 @@ from scanner.judge.rules.base import Verdict
 from scanner.judge.waivers import Waiver, apply_waivers
 from scanner.knowledge.fingerprints import FingerprintDB
 from scanner.knowledge.jurisdiction import Jurisdiction
-from scanner.knowledge.loader import default_db, jurisdiction, tracking_services
+from scanner.knowledge.loader import default_db, firmware_facts, jurisdiction, tracking_services
 from scanner.model import Finding, ScanResult, severity_rank
 from scanner.model.addresses import ip_sort_key
 
@@ -36,7 +36,7 @@ def evaluate(result: ScanResult, policy: Policy, waivers: list[Waiver] | None = 
     """The findings of ``policy`` over ``result`` (which is only read)."""
     law = jurisdiction()
     ctx = Context(db=db or default_db(), law=law, services=tracking_services(),
-                  inventory=tuple(inventory) if inventory is not None else None)
+                  inventory=tuple(inventory) if inventory is not None else None, firmware=firmware_facts())
     findings: list[Finding] = []
     enabled = policy.enabled_rules()
     verdicts: dict[str, Verdict | None] = {}

@@ -20,6 +20,7 @@ from scanner.knowledge.datafiles import find, installed
 from scanner.knowledge.dpf import DpfList, read_dpf
 from scanner.knowledge.enterprises import PEN_FILE, enterprise_number, read_enterprises
 from scanner.knowledge.fingerprints import FingerprintDB, load_db
+from scanner.knowledge.firmware import FirmwareFacts, read_firmware, read_kev
 from scanner.knowledge.infrastructure import Infrastructure, read_infrastructure
 from scanner.knowledge.jurisdiction import Jurisdiction, read_jurisdiction
 from scanner.knowledge.location import (
@@ -165,6 +166,16 @@ def infrastructure() -> Infrastructure:
     """Which destinations are infrastructure traffic (DNS, NTP, OCSP/CRL, connectivity checks)."""
     path, _ = find("infrastructure.yaml", "infrastructure")
     return read_infrastructure(path)
+
+
+@lru_cache(maxsize=1)
+def firmware_facts() -> FirmwareFacts:
+    """Known-exploited flaws mapped to firmware, end of support, and the KEV catalogue in use."""
+    mapping, _ = find("firmware.yaml", "firmware")
+    catalogue, _ = find("kev-catalogue.json", "kev")
+    flaws, lifecycle = read_firmware(mapping, set(default_db().vendors))
+    kev, version = read_kev(catalogue)
+    return FirmwareFacts(flaws, lifecycle, kev, version)
 
 
 def datasets_in_use() -> tuple[DataSet, ...]:

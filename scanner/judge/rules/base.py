@@ -12,6 +12,7 @@ from typing import Any
 
 from scanner.knowledge import validate as v
 from scanner.knowledge.fingerprints import FingerprintDB
+from scanner.knowledge.firmware import FirmwareFacts
 from scanner.judge.inventory import Expected
 from scanner.knowledge.jurisdiction import Jurisdiction
 from scanner.knowledge.services import TrackingService
@@ -53,6 +54,7 @@ class Context:
     law: Jurisdiction
     services: tuple[TrackingService, ...] = ()
     inventory: tuple[Expected, ...] | None = None   # the expected devices, when the scan was given some
+    firmware: FirmwareFacts | None = None   # known-exploited flaws, end of support, the KEV catalogue
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,6 +25,7 @@ from scanner.judge.rules.base import (
 from scanner.judge.versions import version_key
 from scanner.knowledge import validate as v
 from scanner.knowledge.fingerprints import FingerprintDB
+from scanner.knowledge.firmware import ExploitedFlaw, Lifecycle
 from scanner.model import Device, Evidence, Finding, ScanResult
 from scanner.model.text import fold_name
 
@@ -120,14 +122,42 @@ def _floors(device: Device, cfg: RuleConfig, ctx: Context) -> list[dict[str, str
         floors += [{"vendor": vendor.name, "model_pattern": m.get("model_pattern") or ".*",
                     "version": str(m["version"]), "source": m.get("source") or vendor.file}
                    for m in vendor.min_supported_firmware]
+        if ctx.firmware is not None:
+            floors += [{"vendor": c.vendor, "model_pattern": c.model_pattern.pattern, "version": c.min_version,
+                        "source": c.source.cite()}
+                       for c in ctx.firmware.lifecycle if c.vendor == vendor.name and c.min_version]
     return floors
+
+
+def _end_of_life(device: Device, cfg: RuleConfig, ctx: Context, today: str) -> list[Lifecycle]:
+    """End-of-support model lines (vendor data) that ``device``'s model belongs to, as of ``today``."""
+    if not cfg.params["use_vendor_data"] or ctx.firmware is None or not device.vendor or not device.model:
+        return []
+    return [c for c in ctx.firmware.lifecycle if c.vendor == device.vendor and c.end_of_life
+            and c.end_of_life <= today and c.model_pattern.search(device.model)]
+
+
+def _scan_day(result: ScanResult) -> str:
+    return (result.scan.started_at or "")[:10] or "9999-12-31"
 
 
 @rule("outdated-firmware", "Firmware older than the supported line", "medium",
       minimums=Param("custom", [], reader=_minimums), use_vendor_data=Param("bool", True))
 def outdated_firmware(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iterable[Finding]:
+    today = _scan_day(result)
     for device in result.devices:
-        if not device.vendor or not device.firmware:
+        if not device.vendor:
+            continue
+        ended = _end_of_life(device, cfg, ctx, today)
+        if ended:
+            line = ended[0]
+            yield finding(cfg, device, f"{label(device)} at {device.ip} is a model line without vendor support "
+                                       f"since {line.end_of_life}: no further security updates",
+                          [*identity_evidence(device),
+                           Evidence("advisory", f"end of support {line.end_of_life} for {line.vendor} models "
+                                                f"matching {line.model_pattern.pattern!r} ({line.source.cite()})")])
+            continue
+        if not device.firmware:
             continue
         floors = _floors(device, cfg, ctx)
         for floor in floors:
@@ -141,6 +171,76 @@ def outdated_firmware(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iter
                                Evidence("policy", f"minimum {floor['version']} for {floor['vendor']} "
                                                   f"models matching {floor['model_pattern']!r} ({floor['source']})")])
                 break
+
+
+# --- known-exploited-vulnerability ---------------------------------------------------------------
+
+def _flaws_by_vendor(ctx: Context) -> dict[str, list[ExploitedFlaw]]:
+    out: dict[str, list[ExploitedFlaw]] = {}
+    for flaw in ctx.firmware.flaws if ctx.firmware is not None else ():
+        out.setdefault(flaw.vendor, []).append(flaw)
+    return out
+
+
+def _kev_vendors(ctx: Context) -> Counter[str]:
+    """How many catalogue entries name each vendor (folded), mapped to firmware or not."""
+    return Counter(fold_name(k.vendor_project) for k in ctx.firmware.kev.values()) if ctx.firmware else Counter()
+
+
+@rule("known-exploited-vulnerability", "Firmware with a vulnerability exploited in the wild", "high")
+def known_exploited(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Iterable[Finding]:
+    facts = ctx.firmware
+    if facts is None:
+        return
+    by_vendor = _flaws_by_vendor(ctx)
+    for device in result.devices:
+        if not device.vendor or not device.firmware or device.vendor not in by_vendor:
+            continue
+        have = version_key(device.firmware)
+        for flaw in by_vendor[device.vendor]:
+            kev = facts.listed(flaw)
+            fixed = flaw.fixed_for(device.firmware)
+            if kev is None or fixed is None or not flaw.model_pattern.search(device.model or ""):
+                continue
+            need = version_key(fixed)
+            if not (have and need and have < need):
+                continue
+            yield finding(cfg, device, f"{label(device)} at {device.ip} runs firmware {device.firmware}, affected by "
+                                       f"{flaw.cve} ({kev.name or kev.product}), exploited in the wild; fixed in {fixed}",
+                          [*identity_evidence(device),
+                           Evidence("kev", f"{kev.cve} is in CISA's Known Exploited Vulnerabilities catalogue "
+                                           f"{facts.kev_version} since {kev.date_added}"
+                                           + (f"; required action: {kev.required_action}" if kev.required_action else "")),
+                           Evidence("advisory", f"{flaw.cve} affects {flaw.vendor} models matching "
+                                                f"{flaw.model_pattern.pattern!r} below {fixed} ({flaw.advisory.cite()})")])
+
+
+@assessor("known-exploited-vulnerability")
+def known_exploited_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Verdict:
+    if not result.devices:
+        return Verdict("not-assessable", "no devices were found")
+    if ctx.firmware is None:
+        return Verdict("not-assessable", "no known-exploited vulnerability data is loaded")
+    by_vendor, listed = _flaws_by_vendor(ctx), _kev_vendors(ctx)
+    checked, blind = [], []
+    for device in result.devices:
+        if not device.vendor:
+            blind.append(device)  # unidentified: nothing to look up
+        elif not listed.get(fold_name(device.vendor)):
+            checked.append(device)  # the catalogue names no product of this vendor
+        elif device.firmware and any(f.fixed_for(device.firmware) and f.model_pattern.search(device.model or "")
+                                     for f in by_vendor.get(device.vendor, [])):
+            checked.append(device)
+        else:
+            blind.append(device)
+    flaws = len(ctx.firmware.flaws)
+    if blind:
+        return Verdict("not-assessable", f"{plural(len(blind), 'device')} of vendors in the KEV catalogue (or "
+                                         f"unidentified) without a firmware version that cityscan's data maps to a "
+                                         f"flaw ({ips(blind)}); {len(checked)} checked against {flaws} mapped flaws")
+    return Verdict("passed", f"{plural(len(checked), 'device')} checked: their vendor has no entry in the KEV "
+                             f"catalogue {ctx.firmware.kev_version}, or their firmware is past the fix of each of the "
+                             f"{flaws} flaws cityscan maps to firmware versions")
 
 
 # --- unidentified-device ---------------------------------------------------------------------
@@ -187,9 +287,12 @@ def outdated_firmware_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) 
     if not result.devices:
         return Verdict("not-assessable", "no devices were found")
     checked, unchecked = [], []
+    today = _scan_day(result)
     for device in result.devices:
         floors = _floors(device, cfg, ctx) if device.vendor else []
-        if device.firmware and any(re.search(f["model_pattern"], device.model or "") for f in floors):
+        if _end_of_life(device, cfg, ctx, today):
+            checked.append(device)
+        elif device.firmware and any(re.search(f["model_pattern"], device.model or "") for f in floors):
             checked.append(device)
         else:
             unchecked.append(device)
