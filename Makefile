@@ -35,9 +35,11 @@ test: check
 	$(SUDO) $(BIN)/python -m pytest -q
 
 bench: setup
+	$(BIN)/pip install -q -e '.[test,bench]'
 	$(SUDO) $(BIN)/python bench/live_scan.py
 	$(BIN)/python bench/identify.py
 	$(BIN)/python bench/nmap_import.py
+	$(SUDO) $(BIN)/python bench/stop_signal.py
 
 # Re-record the lab's nmap XML (tests/data) and the replay used by `cityscan demo` without root.
 record: setup

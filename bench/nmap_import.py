@@ -4,7 +4,10 @@ The file is built from the lab's recorded scan (tests/data/lab-nmap.xml): its ho
 nmap 7.93 output of the emulated devices, are repeated with addresses renumbered into the
 benchmarking range 198.18.0.0/15 (RFC 2544) and MAC addresses varied, so every host is distinct.
 Nothing is sent anywhere: this is an import. Prints the file size, then the time and peak memory
-of parsing (streamed), identifying, resolving and judging, and the JSON result's size.
+of parsing (streamed), identifying, resolving and judging, and the JSON result's size; then, side
+by side, python-nmap's bare parse of the same file (``PortScanner().analyse_nmap_xml_scan``, what
+a script built on it does first) and the ratio of cityscan's whole import-to-JSON to it.
+python-nmap comes with ``pip install -e '.[bench]'`` (``make bench``).
 Run: .venv/bin/python bench/nmap_import.py [HOSTS]   (a city scan: 10,000 hosts)
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -57,6 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "city-nmap.xml"
         city_xml(hosts, path)
+        bare = python_nmap_parse(path)
         print(f"nmap XML: {hosts:,} hosts, {path.stat().st_size / 1e6:.1f} MB (from {LAB_XML.name})")
         start_mb = peak_mb()
         t0 = time.perf_counter()
@@ -81,7 +86,33 @@ def main() -> None:
     t5 = time.perf_counter()
     print(f"json:     {t5 - t4:6.2f} s  {len(text) / 1e6:.1f} MB")
     print(f"total:    {t5 - t0:6.2f} s  peak RSS {peak_mb():.0f} MB")
+    if bare is not None:
+        print(f"python-nmap 0.7.1 bare parse of the same file: {bare:.2f} s (run first, in this process); "
+              f"cityscan import to JSON: {(t5 - t0) / bare:.1f}x that")
 
+
+PYTHON_NMAP = """
+import resource, sys, time
+import nmap
+t0 = time.perf_counter()
+with open(sys.argv[1], encoding="utf-8", errors="replace") as handle:
+    parsed = nmap.PortScanner().analyse_nmap_xml_scan(handle.read())
+took = time.perf_counter() - t0
+print(f"{took} {len(parsed['scan'])} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+"""
+
+
+def python_nmap_parse(path: Path) -> float | None:
+    """Seconds python-nmap takes to read and parse ``path`` (in a process of its own, so that each
+    tool's peak memory is its own); None, said, when python-nmap is not installed."""
+    run = subprocess.run([sys.executable, "-c", PYTHON_NMAP, str(path)], capture_output=True, text=True)
+    if run.returncode != 0:
+        print("python-nmap not installed (pip install -e '.[bench]'): no side-by-side figure"
+              if "No module named 'nmap'" in run.stderr else f"python-nmap failed: {run.stderr.strip()[-200:]}")
+        return None
+    took, hosts, peak = run.stdout.split()
+    print(f"python-nmap: {float(took):6.2f} s  {int(hosts):,} hosts (bare parse, all in memory), peak RSS {peak} MB")
+    return float(took)
 
 if __name__ == "__main__":
     main()

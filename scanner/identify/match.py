@@ -50,15 +50,33 @@ def _snippet(value: str, entry: Entry, width: int = 120) -> str:
     return repr(text)
 
 
+MAX_REMEMBERED = 200_000  # distinct (field, path, value) whose matches are kept; then start afresh
+
+
 def match_observations(observations: list[Observation], db: FingerprintDB) -> list[Hit]:
+    """Every fingerprint entry that matches one of ``observations``. The entries that matched a
+    value are remembered: the database's regexes then run once per distinct value, not per device."""
     hits: list[Hit] = []
+    remembered = db.matched
     for obs in observations:
-        for entry in db.by_field.get(obs.field, ()):
-            if entry.path is not None and entry.path != obs.path:
-                continue
-            found = entry.regex.search(obs.value[:MAX_MATCH_CHARS])
-            if found:
-                hits.append(Hit(entry, obs, entry.conclusions(found)))
+        entries = db.by_field.get(obs.field)
+        if not entries:
+            continue
+        value = obs.value[:MAX_MATCH_CHARS]
+        key = (obs.field, obs.path, value)
+        found = remembered.get(key)
+        if found is None:
+            found = []
+            for entry in entries:
+                if entry.path is not None and entry.path != obs.path:
+                    continue
+                match = entry.regex.search(value)
+                if match:
+                    found.append((entry, entry.conclusions(match)))
+            if len(remembered) >= MAX_REMEMBERED:
+                remembered.clear()
+            remembered[key] = found
+        hits.extend(Hit(entry, obs, dict(facts)) for entry, facts in found)
     return hits
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cached_property
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ class Entry:
     file: str
     line: int | None
 
-    @property
+    @cached_property
     def location(self) -> str:
         """``fingerprints/<file>:<line>``: short, and the same on every installation."""
         name = f"fingerprints/{Path(self.file).name}"
@@ -119,6 +120,9 @@ class FingerprintDB:
     by_field: dict[str, list[Entry]]
     oui_index: dict[str, str]
     files: list[str]
+    # (field, path, value) -> what matched it: a city repeats the same OUI, banner or title thousands of times
+    matched: dict[tuple[str, str | None, str], list[tuple[Entry, dict[str, Any]]]] = \
+        field(default_factory=dict, repr=False, compare=False)
 
     def vendor(self, name: str | None) -> Vendor | None:
         return self.vendors.get(name) if name else None
