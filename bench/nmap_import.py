@@ -87,7 +87,7 @@ def main() -> None:
     print(f"json:     {t5 - t4:6.2f} s  {len(text) / 1e6:.1f} MB")
     print(f"total:    {t5 - t0:6.2f} s  peak RSS {peak_mb():.0f} MB")
     if bare is not None:
-        print(f"python-nmap 0.7.1 bare parse of the same file: {bare:.2f} s (run first, in this process); "
+        print(f"python-nmap 0.7.1 bare parse of the same file: {bare:.2f} s (its own process); "
               f"cityscan import to JSON: {(t5 - t0) / bare:.1f}x that")
 
 
