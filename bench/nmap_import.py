@@ -86,19 +86,43 @@ def main() -> None:
     t5 = time.perf_counter()
     print(f"json:     {t5 - t4:6.2f} s  {len(text) / 1e6:.1f} MB")
     print(f"total:    {t5 - t0:6.2f} s  peak RSS {peak_mb():.0f} MB")
+    with tempfile.TemporaryDirectory() as tmp:
+        stored = Path(tmp) / "result.json"
+        stored.write_text(text, encoding="utf-8")
+        del text
+        for how in ("streamed", "whole"):
+            run = subprocess.run([sys.executable, "-c", LOAD_BACK, str(stored), how], capture_output=True, text=True)
+            took, devices, peak = run.stdout.split() if run.returncode == 0 else ("nan", "0", run.stderr[-200:])
+            print(f"load back ({how}): {float(took):5.2f} s  {int(devices):,} devices, peak RSS {peak} MB")
     if bare is not None:
         print(f"python-nmap 0.7.1 bare parse of the same file: {bare:.2f} s (its own process); "
               f"cityscan import to JSON: {(t5 - t0) / bare:.1f}x that")
 
 
+LOAD_BACK = """
+import json, sys, time
+from scanner.history.results import load_result
+from scanner.model import ScanResult
+t0 = time.perf_counter()
+if sys.argv[2] == "streamed":
+    result = load_result(sys.argv[1])   # what report, diff and explain do
+else:
+    with open(sys.argv[1], encoding="utf-8") as handle:  # the whole parsed tree first, as before
+        result = ScanResult.from_dict(json.load(handle))
+took = time.perf_counter() - t0
+hwm = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(f"{took} {len(result.devices)} {int(hwm) / 1024:.0f}")   # VmHWM: ru_maxrss survives exec
+"""
+
 PYTHON_NMAP = """
-import resource, sys, time
+import sys, time
 import nmap
 t0 = time.perf_counter()
 with open(sys.argv[1], encoding="utf-8", errors="replace") as handle:
     parsed = nmap.PortScanner().analyse_nmap_xml_scan(handle.read())
 took = time.perf_counter() - t0
-print(f"{took} {len(parsed['scan'])} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+hwm = next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(f"{took} {len(parsed['scan'])} {int(hwm) / 1024:.0f}")  # VmHWM: ru_maxrss survives exec
 """
 
 
