@@ -16,13 +16,14 @@ from scanner.errors import InputError
 from scanner.knowledge import validate as v
 from scanner.knowledge.yamlfile import Node, line_of, load
 from scanner.model import FAIL_ON
+from scanner.model.vocabulary import EVIDENCE_MODES
 from scanner.report import FORMATS
 from scanner.resolve.online import Cache, OnlineLookups, default_cache_path
 
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
             "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site", "store", "fingerprints",
-            "inventory")
+            "inventory", "evidence")
 LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
 
 
@@ -65,6 +66,7 @@ class ScanConfig:
     site: str | None = None
     store: str | None = None   # the history: a SQLite path or a postgresql:// URL
     fingerprints: list[str] = field(default_factory=list)   # a site's own fingerprint directories
+    evidence: str | None = None   # compact | full: how much of each raw observation the result keeps
     source: str | None = None
     target_lines: dict[str, int] = field(default_factory=dict)   # target -> its line, for errors
     scope_lines: dict[str, int] = field(default_factory=dict)
@@ -141,6 +143,7 @@ def load_config(path: str | Path) -> ScanConfig:
     if "lookups" in doc:
         cfg.lookups = _lookups(v.mapping(doc["lookups"], doc, "lookups", "config.lookups"), base)
     cfg.snmp_community = v.typed(doc, "snmp_community", str, "config", "public")
+    cfg.evidence = v.choice(doc, "evidence", EVIDENCE_MODES, "config")
     cfg.site = v.typed(doc, "site", str, "config")
     store = v.typed(doc, "store", str, "config")
     cfg.store = store if not store or "://" in store else _path(base, store)

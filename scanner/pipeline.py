@@ -65,6 +65,7 @@ class ScanRequest:
     credentials: list[Credential] = field(default_factory=list)  # opt-in authenticated checks
     site: str | None = None
     fingerprints: list[str] = field(default_factory=list)   # a site's own fingerprint directories
+    evidence: str = "compact"   # compact: long raw observations cut to COMPACT_CHARS in the result; full: kept
     progress: Progress | None = None
 
 
@@ -202,6 +203,25 @@ def _captured(result: ScanResult, outcome: CaptureOutcome) -> FlowSummary | None
     return outcome.summary
 
 
+COMPACT_CHARS = 2048  # of one raw observation (an HTTP body, a banner) kept in a compact result
+
+
+def compact_evidence(result: ScanResult, keep: int = COMPACT_CHARS) -> int:
+    """Cut every observation value longer than ``keep`` characters, saying so in the value.
+
+    Identification has used the whole values by then; what a result keeps is for a person (and
+    `explain`) to read, and a city's 20,000 devices with several 16 KB page bodies each would make
+    a result too large to handle. ``--evidence full`` keeps them whole. Returns how many were cut.
+    """
+    cut = 0
+    for device in result.devices:
+        for obs in device.observations:
+            if len(obs.value) > keep:
+                obs.value = f"{obs.value[:keep]}[... {len(obs.value) - keep:,} more characters not kept: --evidence full]"
+                cut += 1
+    return cut
+
+
 STOP_BUDGET = 3.0     # seconds the offline stages may still take after a stop signal
 IDENTIFY_CHUNK = 500  # devices identified between two looks at the clock
 
@@ -252,6 +272,10 @@ def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | Non
                                                f"{', '.join(cut)}; the devices found are kept"))
     data = list(datasets_in_use()) + ([site_fingerprints(tuple(request.fingerprints))] if request.fingerprints else [])
     result.scan.data = [d.to_dict() for d in data]  # reports say which are old
+    if request.evidence == "compact" and not any(i.get("kind") == "evidence" for i in result.scan.inputs):
+        shortened = compact_evidence(result)
+        result.scan.inputs.append({"kind": "evidence", "mode": "compact", "kept_characters": str(COMPACT_CHARS),
+                                   "cut": str(shortened)})
     result.scan.finished_at = now_iso()
 
 

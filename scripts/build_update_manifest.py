@@ -24,6 +24,12 @@ UPDATABLE = {
     "anycast": ["anycast.yaml"],
     "dpf": ["dpf.yaml"],
     "infrastructure": ["infrastructure.yaml"],
+    "kev": ["kev-catalogue.json"],
+}
+# Files with a pinned upstream address: `data update` fetches them there (no mirror needed).
+URLS = {
+    "kev-catalogue.json": "https://raw.githubusercontent.com/cisagov/kev-data/"
+                          "eacf03ec6637cc7be6d3d4ed50785493da5126a2/known_exploited_vulnerabilities.json",
 }
 
 
@@ -35,7 +41,8 @@ def main() -> None:
         out.append({"name": name, "version": str(meta["version"]), "date": meta.get("date"),
                     "source": meta.get("source"), "licence": meta.get("licence"),
                     "files": [{"name": f, "sha256": hashlib.sha256((DATA / f).read_bytes()).hexdigest(),
-                               "size": (DATA / f).stat().st_size} for f in files]})
+                               "size": (DATA / f).stat().st_size, **({"url": URLS[f]} if f in URLS else {})}
+                              for f in files]})
     (DATA / "data-updates.json").write_text(json.dumps({"manifest": 1, "datasets": out}, indent=2) + "\n")
     print(f"{DATA / 'data-updates.json'}: {len(out)} data sets pinned")
 

@@ -39,7 +39,7 @@ def comparable(doc: dict[str, Any]) -> dict[str, Any]:
     for key in ("started_at", "finished_at"):
         doc["scan"].pop(key, None)
     doc["scan"]["policy"] = doc["scan"]["policy"]["name"]
-    doc["scan"]["inputs"] = [i for i in doc["scan"]["inputs"] if i.get("kind") != "traffic"]  # added since
+    doc["scan"]["inputs"] = [i for i in doc["scan"]["inputs"] if i.get("kind") not in ("traffic", "evidence")]  # added since
     for device in doc["devices"]:
         device["observations"] = [o for o in device.get("observations", []) if o["field"] != "nmap.cpe"]
         # 0.1.0 repeated its "not identified" note each time a stored result was identified again

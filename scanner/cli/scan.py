@@ -29,6 +29,7 @@ from scanner.errors import (
     InputError,
 )
 from scanner.history.results import load_result
+from scanner.model.vocabulary import EVIDENCE_MODES
 from scanner.history.store import Store
 from scanner.history.unsent import keep_unsent
 from scanner.judge.policy import DEFAULT_POLICY, load_policy, policy_of
@@ -91,6 +92,9 @@ from scanner.cli.app import cli, emit, plan_outputs, terminal_width
 @click.option("--credentials", "credentials_path", metavar="FILE", envvar="CITYSCAN_CREDENTIALS",
               help="Read-only accounts for authenticated checks of devices you own (YAML; passwords from the "
                    "environment or files, never from the command line).")
+@click.option("--evidence", type=click.Choice(EVIDENCE_MODES), default=None,
+              help="compact (default): raw observations longer than 2,048 characters are cut in the result; "
+                   "full: kept whole (up to 16 KB per HTTP body).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--verbose", "-v", is_flag=True, help="Progress as one line per step on stderr (for logs).")
 def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
@@ -98,7 +102,8 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
          capture_iface: str | None, capture_seconds: int, ports: str | None,
          offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
          csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, credentials_path: str | None,
-         fingerprint_dirs: tuple[str, ...], site: str | None, quiet: bool, verbose: bool) -> None:
+         fingerprint_dirs: tuple[str, ...], site: str | None, evidence: str | None, quiet: bool,
+         verbose: bool) -> None:
     """Scan TARGETS (addresses, CIDR networks, ranges such as 198.51.100.1-20, host names) and/or
     import nmap XML, then judge by a policy."""
     found, _ = discover_config(config_path)
@@ -124,6 +129,7 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
         snmp_community=cfg.snmp_community,
         site=site or cfg.site,
         fingerprints=list(fingerprint_dirs) or cfg.fingerprints,
+        evidence=evidence or cfg.evidence or "compact",
         progress=None if quiet else Progress(plain=verbose),
     )
     if not request.targets and not request.nmap_xml:

@@ -80,3 +80,6 @@ def at_or_above(severity: str, threshold: str) -> bool:
     Used for ``--fail-on`` (scan, report), JUnit failures and ``diff --fail-on-new``.
     """
     return threshold != "none" and severity_rank(severity) >= severity_rank(threshold)
+
+# How much of each raw observation a result keeps (scan --evidence): compact cuts long values.
+EVIDENCE_MODES = ("compact", "full")

@@ -104,7 +104,7 @@ def _dpf_text(entry: DpfEntry | None, dest: Destination) -> str:
     if entry is None or entry.status != "active":
         return (f"{owner} is not on cityscan's EU-US Data Privacy Framework snapshot ({data.date}), so the US "
                 f"adequacy decision does not cover it: the transfer needs Art. 46 safeguards")
-    checked = (f"checked {entry.checked}" if entry.checked
+    checked = (f"per the company's own DPF statement of {entry.checked}; confirm on {data.source}" if entry.checked
                else f"not yet verified against {data.source}: check before relying on it")
     return (f"{owner} is DPF-certified per cityscan's snapshot ({data.date}; {checked}), so the transfer can rest "
             f"on the US adequacy decision if the service used is covered by its certification")
