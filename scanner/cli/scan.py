@@ -259,6 +259,8 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
         argv = [sys.executable, "-m", "scanner.cli", "scan", lab_mod.LAB_NETWORK, "--config",
                 str(sample_configs_dir() / "scan-lab.yaml"), "--policy", policy_ref, "--format", fmt,
                 "--fail-on", "none", "--no-store",
+                # the lab's PLCs, meter and building controller are ours to ask: nmap's read-only OT scripts
+                "--ot",
                 # the lab's own read-only audit account: the password goes by the environment, not argv
                 "--credentials", str(sample_configs_dir() / "lab-credentials.yaml")]
         os.environ[LAB_PASSWORD_ENV] = LAB_PASSWORD

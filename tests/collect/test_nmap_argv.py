@@ -233,3 +233,20 @@ def test_ot_port_spec(ports: str | None, udp: bool, spec: str) -> None:
 
     assert ot_port_spec(ports, udp) == spec
     assert valid_ports(spec)
+
+
+def test_the_live_demo_scans_the_lab_with_ot(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """`cityscan demo` shows the lab's OT devices: its scan inside the lab runs with --ot."""
+    from scanner.cli import scan
+    from scanner.lab.lab import LabState
+
+    seen: list[list[str]] = []
+    monkeypatch.setenv(scan.LAB_PASSWORD_ENV, "")  # the demo sets it; undone after the test
+    monkeypatch.setattr(scan.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(scan.lab_mod, "up", lambda: LabState("x", "x-scan", []))
+    monkeypatch.setattr(scan.lab_mod, "down", lambda: [])
+    monkeypatch.setattr(scan.lab_mod, "exec_in_scanner", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(scan.shutil, "which", lambda name: None)
+    assert cli("demo").code == 0
+    [argv] = seen
+    assert "--ot" in argv and argv[argv.index("scan") + 1] == "198.51.100.0/24"
