@@ -83,6 +83,14 @@ def test_without_ot_the_ot_devices_are_only_seen_not_asked(lab_scan: dict, ip: s
     assert not any(o["field"].startswith(OT_PREFIXES) for o in device["observations"])
 
 
+def test_lab_scan_with_ot_validates_and_says_what_it_asked(lab_scan_ot: dict) -> None:  # type: ignore[type-arg]
+    jsonschema.validate(lab_scan_ot, json.loads(schema_path().read_text()))
+    live = next(i for i in lab_scan_ot["scan"]["inputs"] if i["kind"] == "nmap-live")
+    assert live["ot"] == "tcp+udp"
+    bacnet = next(d for d in lab_scan_ot["devices"] if d["ip"] == "198.51.100.52")
+    assert [(s["port"], s["transport"]) for s in bacnet["services"]] == [(47808, "udp")]
+
+
 def test_with_ot_the_other_devices_are_identified_as_before(lab_scan: dict, lab_scan_ot: dict) -> None:  # type: ignore[type-arg]
     def identities(doc: dict) -> dict:  # type: ignore[type-arg]
         return {d["ip"]: (d["vendor"], d["model"], d["firmware"], d["device_class"]) for d in doc["devices"]
