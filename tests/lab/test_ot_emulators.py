@@ -229,3 +229,42 @@ def test_without_ot_the_emulators_are_never_asked(cli, loopback_devices: dict[st
     doc = _scan(cli, tmp_path)
     for device in doc["devices"]:
         assert not device["services"] and not device["observations"] and device["vendor"] is None
+
+
+# --- bounded: a length field that lies ends the connection, nothing more is read ------------------
+
+class _Writer:
+    def __init__(self) -> None:
+        self.sent = b""
+
+    def write(self, data: bytes) -> None:
+        self.sent += data
+
+    async def drain(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(("serve", "name", "data"), [
+    (ot.serve_modbus, "schneider-pm710", b"\x00\x01\x00\x00\xff\xff\x01" + b"A" * 100),   # length 65535
+    (ot.serve_modbus, "schneider-pm710", b"\x00\x01\x00\x00\x00\x01\x01"),                # length 1
+    (ot.serve_s7, "siemens-s7-300", b"\x03\x00\xff\xff" + b"A" * 100),                     # TPKT 65535
+    (ot.serve_s7, "siemens-s7-300", b"GET / HTTP/1.1\r\n\r\n"),                            # not TPKT
+    (ot.serve_enip, "rockwell-compactlogix", b"\x63\x00\xff\xff" + b"\x00" * 20 + b"A" * 100),  # 65535 bytes
+    (ot.serve_enip, "rockwell-compactlogix", b"\x65\x00\x04\x00" + b"\x00" * 20 + b"\x01\x00\x00\x00"),  # session
+])
+def test_emulators_end_a_lying_or_foreign_request(serve, name: str, data: bytes) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    async def run() -> bytes:
+        reader = asyncio.StreamReader()
+        reader.feed_data(data)
+        reader.feed_eof()
+        writer = _Writer()
+        kwargs = {"ip": "198.51.100.53"} if serve is ot.serve_enip else {}
+        try:
+            await asyncio.wait_for(serve(_svc(name), reader=reader, writer=writer, **kwargs), timeout=5)
+        except asyncio.IncompleteReadError:
+            pass  # the client went away mid-request: the emulator's handler closes quietly
+        return writer.sent
+
+    assert asyncio.run(run()) == b""
