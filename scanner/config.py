@@ -23,7 +23,7 @@ from scanner.resolve.online import Cache, OnlineLookups, default_cache_path
 TIMING_KEYS = ("template", "max_rate", "host_timeout", "max_retries", "probe_timeout", "probe_workers")
 TOP_KEYS = ("targets", "scope", "ports", "timing", "policy", "waivers", "outputs", "fail_on",
             "offline", "flows", "nmap_xml", "lookups", "snmp_community", "credentials", "site", "store", "fingerprints",
-            "inventory", "evidence")
+            "inventory", "evidence", "ot")
 LOOKUP_KEYS = ("rdap", "dns", "geolocation_url", "cache", "cache_max_age_days", "interval", "timeout")
 
 
@@ -51,6 +51,7 @@ class ScanConfig:
     targets: list[str] = field(default_factory=list)
     scope: list[str] = field(default_factory=list)
     ports: str | None = None
+    ot: bool = False   # also the OT ports and nmap's read-only OT identification scripts (opt-in)
     timing: Timing = field(default_factory=Timing)
     policy: str | None = None
     waivers: str | None = None
@@ -125,6 +126,7 @@ def load_config(path: str | Path) -> ScanConfig:
     cfg.ports = str(ports) if ports is not None else None
     if cfg.ports is not None and not valid_ports(cfg.ports):
         raise v.fail(doc, "ports", f"config.ports {cfg.ports!r} is not a port list like '80,443,8000-8100'")
+    cfg.ot = v.typed(doc, "ot", bool, "config", False)
     if "timing" in doc:
         cfg.timing = _timing(v.mapping(doc["timing"], doc, "timing", "config.timing"))
     for key in ("policy", "waivers", "credentials", "inventory"):

@@ -18,7 +18,15 @@ from scanner.collect.capture import CaptureOutcome, LiveCapture
 from scanner.collect.credentials import Credential
 from scanner.collect.flows.live import STOP_GRACE
 from scanner.collect.flows.summary import summarize_file
-from scanner.collect.nmap import UNPRIVILEGED, import_nmap_xml, merge_devices, privileged, scan_live, valid_ports
+from scanner.collect.nmap import (
+    OT_UNPRIVILEGED,
+    UNPRIVILEGED,
+    import_nmap_xml,
+    merge_devices,
+    privileged,
+    scan_live,
+    valid_ports,
+)
 from scanner.collect.probes import ProbeOptions, in_scope, probe
 from scanner.collect.probes.authenticated import run_checks
 from scanner.collect.scope import Network, Scope
@@ -55,6 +63,7 @@ class ScanRequest:
     capture_iface: str | None = None
     capture_seconds: int = 30
     ports: str | None = None
+    ot: bool = False   # --ot: also the OT ports and nmap's read-only OT identification scripts (opt-in)
     timing: Timing = field(default_factory=Timing)
     policy: Policy | None = None
     waivers: list[Waiver] = field(default_factory=list)
@@ -158,14 +167,20 @@ def _collect(request: ScanRequest, result: ScanResult) -> None:
     if request.targets:
         if request.progress:
             request.progress.update(discovering=", ".join(map(str, request.targets)))
-        devices, errors, version = scan_live(request.targets, request.scope, request.ports, request.timing)
+        devices, errors, version = scan_live(request.targets, request.scope, request.ports, request.timing,
+                                             ot=request.ot)
         result.devices = merge_devices(result.devices, devices)
         result.errors.extend(errors)
         result.scan.nmap_version = version or None
-        result.scan.inputs.append({"kind": "nmap-live", "targets": ", ".join(map(str, request.targets)),
-                                   "mode": "privileged" if privileged() else "unprivileged"})
+        live = {"kind": "nmap-live", "targets": ", ".join(map(str, request.targets)),
+                "mode": "privileged" if privileged() else "unprivileged"}
+        if request.ot:
+            live["ot"] = "tcp+udp" if privileged() else "tcp"
+        result.scan.inputs.append(live)
         if not privileged():  # said in the result too, so a report explains the missing MAC addresses
             result.errors.append(ScanError("nmap", UNPRIVILEGED))
+            if request.ot:
+                result.errors.append(ScanError("nmap", OT_UNPRIVILEGED))
         if request.progress:
             request.progress.update(hosts_found=len(result.devices))
         targets, skipped = in_scope(result.devices, request.scope)

@@ -45,13 +45,13 @@ def _no_real_scan_outside_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
 
     real = pipeline.scan_live
 
-    def guarded(targets, scope, ports, timing):  # type: ignore[no-untyped-def]
+    def guarded(targets, scope, ports, timing, **options):  # type: ignore[no-untyped-def]
         nmap = shutil.which("nmap") or ""
         fake = nmap.startswith(tempfile.gettempdir()) or "pytest-of-" in nmap
         outside = [str(t) for t in targets if not t.is_loopback]
         if outside and not fake:
             pytest.fail(f"a test would run the real nmap at {', '.join(outside)} outside the lab")
-        return real(targets, scope, ports, timing)
+        return real(targets, scope, ports, timing, **options)
 
     monkeypatch.setattr(pipeline, "scan_live", guarded)
 

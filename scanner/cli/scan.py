@@ -13,7 +13,7 @@ import click
 
 from scanner.collect.credentials import load_credentials
 from scanner.collect.flows import FORMATS as FLOW_FORMATS
-from scanner.collect.nmap import UNPRIVILEGED, privileged
+from scanner.collect.nmap import OT_UNPRIVILEGED, UNPRIVILEGED, privileged
 from scanner.collect.scope import (
     Scope,
     hosts_file,
@@ -69,6 +69,10 @@ from scanner.cli.app import cli, emit, plan_outputs, terminal_width
 @click.option("--capture-seconds", type=click.IntRange(1, 86400), default=30, show_default=True,
               help="How long --capture listens; the scan waits for it.")
 @click.option("--ports", metavar="LIST", help="Ports to scan, e.g. 80,443,554,8000-8100.")
+@click.option("--ot/--no-ot", "ot", default=None,
+              help="Also scan the OT ports (S7 102, Modbus 502, DNP3 20000, EtherNet/IP 44818; BACnet UDP 47808 "
+                   "when privileged) and run nmap's read-only identification scripts on them (s7-info, "
+                   "modbus-discover, bacnet-info, enip-info). Off by default: without it nothing is sent to them.")
 @click.option("--offline/--online", "offline", default=None,
               help="--offline (default): no DNS, RDAP or web look-ups at all.")
 @click.option("--format", "fmts", type=click.Choice(sorted(FORMATS)), multiple=True,
@@ -99,7 +103,7 @@ from scanner.cli.app import cli, emit, plan_outputs, terminal_width
 @click.option("--verbose", "-v", is_flag=True, help="Progress as one line per step on stderr (for logs).")
 def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | None, scope: tuple[str, ...], policy_path: str | None,
          waivers_path: str | None, inventory_path: str | None, nmap_xml: tuple[str, ...], flows: tuple[str, ...], flows_format: str,
-         capture_iface: str | None, capture_seconds: int, ports: str | None,
+         capture_iface: str | None, capture_seconds: int, ports: str | None, ot: bool | None,
          offline: bool | None, fmts: tuple[str, ...], outputs: tuple[str, ...], output_dir: str | None,
          csv_kind: str, fail_on: str | None, store_path: str | None, no_store: bool, credentials_path: str | None,
          fingerprint_dirs: tuple[str, ...], site: str | None, evidence: str | None, quiet: bool,
@@ -124,6 +128,7 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
         capture_iface=capture_iface,
         capture_seconds=capture_seconds,
         ports=ports or cfg.ports,
+        ot=cfg.ot if ot is None else ot,
         timing=cfg.timing,
         offline=cfg.offline if offline is None else offline,
         snmp_community=cfg.snmp_community,
@@ -136,6 +141,8 @@ def scan(targets: tuple[str, ...], target_list: str | None, config_path: str | N
         raise click.UsageError("nothing to scan: give TARGETS, --nmap-xml FILE or a --config with targets")
     if request.targets and not privileged() and not quiet:
         click.echo(f"cityscan: notice: {UNPRIVILEGED}", err=True)  # before the scan, so it can be stopped
+        if request.ot:
+            click.echo(f"cityscan: notice: {OT_UNPRIVILEGED}", err=True)
     if not request.offline:
         request.online = online_lookups(cfg)
     policy_ref = policy_path or cfg.policy or DEFAULT_POLICY  # a scan is judged unless told otherwise
@@ -258,6 +265,8 @@ def demo(policy_ref: str, fmt: str, output: str | None, replay: bool) -> None:
         argv = [sys.executable, "-m", "scanner.cli", "scan", lab_mod.LAB_NETWORK, "--config",
                 str(sample_configs_dir() / "scan-lab.yaml"), "--policy", policy_ref, "--format", fmt,
                 "--fail-on", "none", "--no-store",
+                # the lab's PLCs, meter and building controller are ours to ask: nmap's read-only OT scripts
+                "--ot",
                 # the lab's own read-only audit account: the password goes by the environment, not argv
                 "--credentials", str(sample_configs_dir() / "lab-credentials.yaml")]
         os.environ[LAB_PASSWORD_ENV] = LAB_PASSWORD

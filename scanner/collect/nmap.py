@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, BinaryIO
 from xml.etree.ElementTree import Element, TreeBuilder
 from xml.parsers import expat
@@ -40,6 +40,17 @@ CHUNK = 1024 * 1024
 # Ports where city devices expose management, video and identification services.
 # 4343: Aruba controller web UI; 16113: NMSP (a WLC feeding a location engine).
 DEFAULT_PORTS = "21,22,23,80,81,443,554,1883,4343,4370,5000,7547,8000,8080,8081,8443,8554,8883,8899,9000,16113,37777"
+# --ot (opt-in): the ports of industrial control protocols, and the only NSE scripts cityscan runs,
+# nmap's read-only identification scripts (docs/research/ot-identification.md says what each sends).
+# 102: S7comm (ISO-TSAP), 502: Modbus/TCP, 20000: DNP3 (port scan only: nmap has no DNP3 script),
+# 44818: EtherNet/IP; UDP 47808: BACnet/IP (a UDP scan needs raw packets: root or CAP_NET_RAW).
+OT_TCP_PORTS = (102, 502, 20000, 44818)
+OT_UDP_PORTS = (47808,)
+OT_SCRIPTS = ("s7-info", "modbus-discover", "bacnet-info", "enip-info")
+OT_UNPRIVILEGED = ("--ot without raw-packet privileges: BACnet (UDP 47808) is not scanned (a UDP scan needs root, "
+                   "or nmap with CAP_NET_RAW and NMAP_PRIVILEGED=1); only the TCP OT ports (S7, Modbus, DNP3, "
+                   "EtherNet/IP) are")
+
 
 _LINE = "{urn:cityscan}line"  # where an element started, kept only for the elements errors name
 _LINE_TAGS = frozenset({"host", "address", "port"})
@@ -313,6 +324,22 @@ _UPNP_LINES = {"Server": "upnp.server", "Name": "upnp.friendly_name", "Manufactu
                "Model Version": "upnp.model_number"}
 
 
+# nmap's read-only OT identification scripts (--ot, or imported XML): output key -> field.
+_OT_KEYS: dict[str, dict[str, str]] = {
+    "s7-info": {"Module": "s7.module", "Basic Hardware": "s7.basic_hardware", "Version": "s7.version",
+                "System Name": "s7.system_name", "Module Type": "s7.module_type", "Serial Number": "s7.serial",
+                "Copyright": "s7.copyright", "Plant Identification": "s7.plant_id"},
+    "bacnet-info": {"Vendor ID": "bacnet.vendor_id", "Vendor Name": "bacnet.vendor_name",
+                    "Firmware": "bacnet.firmware", "Application Software": "bacnet.application_software",
+                    "Object Name": "bacnet.object_name", "Model Name": "bacnet.model_name",
+                    "Description": "bacnet.description"},
+    "enip-info": {"vendor": "enip.vendor", "productName": "enip.product_name", "type": "enip.device_type",
+                  "revision": "enip.revision", "serialNumber": "enip.serial", "productCode": "enip.product_code"},
+}
+_MODBUS_KEYS = {"Slave ID data": "modbus.slave_id", "Device identification": "modbus.device_id"}
+MAX_MODBUS_UNITS = 8  # an aggressive modbus-discover run lists up to 246 unit ids; the first few identify
+
+
 def _clip(value: str | None) -> str:
     return (value or "").strip()[:MAX_VALUE]
 
@@ -400,10 +427,55 @@ def script_observations(script: Element, port: int | None, service: str | None) 
     if sid == "http-favicon":
         match = re.search(r"\b([0-9A-Fa-f]{32})\b", output)
         return obs("http.favicon_md5", match.group(1).lower() if match else None)
+    if sid in _OT_KEYS:
+        return ot_observations(sid, script, output, obs)
+    if sid == "modbus-discover":
+        return modbus_observations(script, output, obs)
     if sid == "banner" and port is not None:
         field = _BANNER_NAMES.get((service or "").lower()) or _BANNER_PORTS.get(port)
         return obs(field, output) if field else []
     return []
+
+
+def _text_pairs(output: str) -> list[tuple[str, str]]:
+    """``Key: value`` lines of a script's text output (nmap without structured output, or a hand-made file)."""
+    pairs = []
+    for line in output.splitlines()[:64]:
+        key, sep, value = line.strip().partition(": ")
+        if sep:
+            pairs.append((key.strip(), value))
+    return pairs
+
+
+def ot_observations(sid: str, script: Element, output: str,
+                    obs: Callable[[str, str | None], list[Observation]]) -> list[Observation]:
+    """s7-info, bacnet-info, enip-info: one flat table of the device's own identification strings."""
+    keys = _OT_KEYS[sid]
+    values = _elems(script)
+    pairs = list(values.items()) if values else _text_pairs(output)
+    found: list[Observation] = []
+    for key, value in pairs:
+        if key in keys:
+            found += obs(keys[key], value)
+    return found[:len(keys)]
+
+
+def modbus_observations(script: Element, output: str,
+                        obs: Callable[[str, str | None], list[Observation]]) -> list[Observation]:
+    """modbus-discover: a table per answering unit id (``sid 0x64``) with its Report Slave ID data and its
+    Read Device Identification objects (vendor, product code, revision joined by spaces)."""
+    found: list[Observation] = []
+    tables = [t for t in script.findall("table") if (t.get("key") or "").startswith("sid ")][:MAX_MODBUS_UNITS]
+    if tables:
+        for table in tables:
+            for key, value in _elems(table).items():
+                if key in _MODBUS_KEYS and value != "<unknown>":
+                    found += obs(_MODBUS_KEYS[key], value)
+        return found
+    for key, value in _text_pairs(output)[:4 * MAX_MODBUS_UNITS]:
+        if key in _MODBUS_KEYS and value != "<unknown>":
+            found += obs(_MODBUS_KEYS[key], value)
+    return found
 
 
 def os_observations(host: Element) -> list[Observation]:
@@ -480,22 +552,61 @@ def valid_ports(spec: str) -> bool:
     return True
 
 
-def nmap_arguments(ports: str | None, timing: Timing, privileged: bool) -> list[str]:
-    """nmap options as an argv list: gentle timing, bounded per host, the ports to look at."""
+def ot_port_spec(ports: str | None, udp: bool) -> str:
+    """The port list of an ``--ot`` scan: the user's (or the default) TCP ports plus the OT ports,
+    each protocol named (``T:...,U:...``) so that ``-sU`` scans UDP only where UDP is meant.
+
+    nmap's ``T:``/``U:``/``S:`` prefixes hold until the next one; an item before any prefix is
+    TCP here (without ``-sU`` nmap scans such items over TCP only, which is what they meant).
+    """
+    lists: dict[str, list[str]] = {"T": [], "U": [], "S": []}
+    current = "T"
+    for item in (ports or DEFAULT_PORTS).split(","):
+        if item[:2] in ("T:", "U:", "S:"):
+            current, item = item[0], item[2:]
+        if item not in lists[current]:
+            lists[current].append(item)
+    lists["T"] += [str(p) for p in OT_TCP_PORTS if str(p) not in lists["T"]]
+    if udp:
+        lists["U"] += [str(p) for p in OT_UDP_PORTS if str(p) not in lists["U"]]
+    else:
+        lists["U"] = []  # no UDP scan: U: items would be ignored by nmap anyway
+    return ",".join(f"{proto}:{','.join(items)}" for proto, items in lists.items() if items)
+
+
+def nmap_arguments(ports: str | None, timing: Timing, privileged: bool, ot: bool = False) -> list[str]:
+    """nmap options as an argv list: gentle timing, bounded per host, the ports to look at.
+
+    ``ot`` (opt-in, ``--ot``) adds the OT ports and nmap's read-only identification scripts
+    (:data:`OT_SCRIPTS`, constants: never user text) with no script arguments; the UDP port
+    (BACnet) only when nmap may send raw packets. Without ``ot`` no script runs at all.
+    """
     if ports is not None and not valid_ports(ports):
         raise InputError(f"--ports {ports[:80]!r} is not a port list like '80,443,8000-8100'")
+    spec = ot_port_spec(ports, privileged) if ot else (ports or DEFAULT_PORTS)
     args = ["-n", f"-T{int(timing.template)}", "--host-timeout", f"{int(timing.host_timeout)}s",
-            "--max-retries", str(int(timing.max_retries)), "-p", ports or DEFAULT_PORTS]
+            "--max-retries", str(int(timing.max_retries)), "-p", spec]
     args += ["-sS"] if privileged else ["-sT"]
+    if ot:
+        if privileged:
+            args += ["-sU"]
+        args += ["--script", ",".join(OT_SCRIPTS), "--script-timeout", f"{ot_script_timeout(timing)}s"]
     if timing.max_rate:
         args += ["--max-rate", str(int(timing.max_rate))]
     return args
 
 
-def nmap_argv(targets: list[Network], ports: str | None, timing: Timing, privileged: bool) -> list[str]:
+def ot_script_timeout(timing: Timing) -> int:
+    """Seconds one OT script may run on one port: half the host's budget, at least 10 s, so that
+    modbus-discover's search for an answering unit id (2 s per id) cannot use the whole host time-out."""
+    return max(10, int(timing.host_timeout) // 2)
+
+
+def nmap_argv(targets: list[Network], ports: str | None, timing: Timing, privileged: bool,
+              ot: bool = False) -> list[str]:
     """The whole command, one list element per argument (no shell, no splitting): XML on stdout,
     the options, then the targets, each an address or network cityscan parsed itself."""
-    return [nmap_path(), "-oX", "-", *nmap_arguments(ports, timing, privileged), *(str(t) for t in targets)]
+    return [nmap_path(), "-oX", "-", *nmap_arguments(ports, timing, privileged, ot), *(str(t) for t in targets)]
 
 
 UNPRIVILEGED = ("not root and NMAP_PRIVILEGED not set: nmap runs a TCP connect scan without ARP, so devices get "
@@ -510,10 +621,11 @@ def privileged() -> bool:
 
 
 def scan_live(targets: list[Network], scope: Scope, ports: str | None,
-              timing: Timing) -> tuple[list[Device], list[ScanError], str]:
-    """Run nmap against targets already checked against ``scope``; its XML is read like an import."""
+              timing: Timing, ot: bool = False) -> tuple[list[Device], list[ScanError], str]:
+    """Run nmap against targets already checked against ``scope``; its XML is read like an import.
+    ``ot``: also the OT ports and nmap's read-only OT identification scripts (opt-in)."""
     scope.check(targets)  # defence in depth: never send a packet outside the scope
-    argv = nmap_argv(targets, ports, timing, privileged())
+    argv = nmap_argv(targets, ports, timing, privileged(), ot)
     wall = max(60, timing.host_timeout * 2 + 30)
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -31,6 +31,12 @@ FIELDS = (
     # generic signals: nmap's own conclusions (imported or live XML), banners, derived fields
     "nmap.os", "nmap.os_cpe", "snmp.sysname", "snmp.enterprise", "http.realm",
     "http.favicon_md5", "tls.san", "upnp.firmware", "smtp.banner", "rtsp.methods",
+    # nmap's read-only OT identification scripts (--ot, or imported XML): what the controller says it is
+    "s7.module", "s7.basic_hardware", "s7.version", "s7.system_name", "s7.module_type", "s7.serial",
+    "s7.copyright", "s7.plant_id", "modbus.device_id", "modbus.slave_id",
+    "bacnet.vendor_id", "bacnet.vendor_name", "bacnet.firmware", "bacnet.application_software",
+    "bacnet.object_name", "bacnet.model_name", "bacnet.description",
+    "enip.vendor", "enip.product_name", "enip.device_type", "enip.revision", "enip.serial", "enip.product_code",
 )
 HARDWARE_FIELDS = frozenset({"mac.oui_org", "nmap.mac_vendor"})
 FLAGS = {"ignorecase": re.IGNORECASE, "multiline": re.MULTILINE, "dotall": re.DOTALL}

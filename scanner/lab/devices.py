@@ -13,7 +13,7 @@ from scanner.knowledge import validate as v
 from scanner.knowledge.paths import lab_devices_dir
 from scanner.knowledge.yamlfile import load
 
-KINDS = ("http", "https", "rtsp", "banner", "snmp", "ssdp", "silent")
+KINDS = ("http", "https", "rtsp", "banner", "snmp", "ssdp", "silent", "modbus", "s7", "bacnet", "enip")
 BEHAVIOURS = ("stall", "drip", "endless", "huge-headers", "malformed")
 DEVICE_KEYS = ("name", "title", "ip", "mac", "expect", "sources", "services", "notes", "hostile", "destinations")
 SERVICE_KEYS = {
@@ -25,9 +25,19 @@ SERVICE_KEYS = {
     "snmp": ("kind", "port", "community", "sysdescr", "sysobjectid", "sysname", "notes", "behaviour"),
     "ssdp": ("kind", "port", "server", "location_path", "location_port", "st", "usn", "notes", "behaviour"),
     "silent": ("kind", "port", "notes", "behaviour"),
+    # industrial control protocols (scanner/lab/ot.py): what nmap's read-only identification scripts read
+    "modbus": ("kind", "port", "slave_id", "device_id", "notes"),
+    "s7": ("kind", "port", "module", "basic_hardware", "firmware", "system_name", "module_type", "plant_id",
+           "copyright", "serial", "notes"),
+    "bacnet": ("kind", "port", "instance", "vendor_id", "vendor_name", "model_name", "firmware",
+               "application_software", "object_name", "description", "location", "notes"),
+    "enip": ("kind", "port", "vendor_id", "device_type", "product_code", "revision", "status", "serial",
+             "product_name", "state", "notes"),
 }
+OT_KINDS = frozenset({"modbus", "s7", "bacnet", "enip"})
 ROUTE_KEYS = ("path", "method", "status", "headers", "body", "auth", "notes")
-DEFAULT_PORTS = {"http": 80, "https": 443, "rtsp": 554, "snmp": 161, "ssdp": 1900}
+DEFAULT_PORTS = {"http": 80, "https": 443, "rtsp": 554, "snmp": 161, "ssdp": 1900, "modbus": 502, "s7": 102,
+                 "bacnet": 47808, "enip": 44818}
 
 
 @dataclass
@@ -42,6 +52,11 @@ class DeviceSpec:
     file: str
     hostile: bool = False
     destinations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ot(self) -> bool:
+        """Whether the device speaks an industrial control protocol: only a scan with ``--ot`` asks it."""
+        return any(svc["kind"] in OT_KINDS for svc in self.services)
 
 
 def load_device(path: Path) -> DeviceSpec:

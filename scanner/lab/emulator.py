@@ -14,12 +14,13 @@ import signal
 import ssl
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from scanner.collect.probes import snmp
 from scanner.collect.probes.digest import verify
+from scanner.lab import ot
 from scanner.lab.accounts import LAB_PASSWORD, LAB_REALM, LAB_USERNAME
 from scanner.lab.devices import DeviceSpec, load_device
 
@@ -181,6 +182,15 @@ def _silent_handler(svc: dict[str, Any]):  # type: ignore[no-untyped-def]
     return handle
 
 
+def _ot_handler(serve: Callable[..., Awaitable[None]], svc: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """A TCP handler for an industrial protocol of ``scanner.lab.ot``: its requests, bounded, then close."""
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async with closing(writer):
+            await serve(svc, reader=reader, writer=writer)
+
+    return handle
+
+
 class _SnmpProtocol(asyncio.DatagramProtocol):
     def __init__(self, svc: dict[str, Any]) -> None:
         self.svc = svc
@@ -319,6 +329,14 @@ async def _serve(spec: DeviceSpec, workdir: Path, endpoints: list[tuple[str, int
             await asyncio.start_server(_silent_handler(svc), spec.ip, port)
         elif kind == "snmp":
             await loop.create_datagram_endpoint(functools.partial(_SnmpProtocol, svc), local_addr=(spec.ip, port))
+        elif kind == "modbus":
+            await asyncio.start_server(_ot_handler(ot.serve_modbus, svc), spec.ip, port)
+        elif kind == "s7":
+            await asyncio.start_server(_ot_handler(ot.serve_s7, svc), spec.ip, port)
+        elif kind == "enip":
+            await asyncio.start_server(_ot_handler(functools.partial(ot.serve_enip, ip=spec.ip), svc), spec.ip, port)
+        elif kind == "bacnet":
+            await loop.create_datagram_endpoint(functools.partial(ot.BacnetProtocol, svc), local_addr=(spec.ip, port))
         elif kind == "ssdp":
             await loop.create_datagram_endpoint(functools.partial(_SsdpProtocol, svc, spec.ip), local_addr=("0.0.0.0", port))
     stop = asyncio.Event()

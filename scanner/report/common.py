@@ -176,6 +176,14 @@ def blind_spots(result: ScanResult) -> list[str]:
     if unprobed:
         out.append(f"{unprobed} open ports were not read by a probe (a protocol cityscan does not speak, UDP, or an "
                    "imported scan without probes): only their port number is known.")
+    live = [i for i in scan.inputs if i.get("kind") == "nmap-live"]
+    if live and not any(i.get("ot") for i in live):
+        out.append("Control systems were not asked (no --ot): the OT ports (S7 102, Modbus 502, DNP3 20000, "
+                   "EtherNet/IP 44818, BACnet 47808) were not scanned, so PLCs, meters and building controllers "
+                   "are named at most by their MAC address.")
+    elif live and all(i.get("ot") == "tcp" for i in live if i.get("ot")):
+        out.append("BACnet (UDP 47808) was not scanned: --ot ran without raw-packet privileges, so building "
+                   "controllers that speak only BACnet/IP are named at most by their MAC address.")
     if not any(d.observed for d in result.destinations) and not any(
             i.get("kind") in ("flows", "capture") for i in scan.inputs):
         out.append("No traffic was given (--flows, --capture): where devices really send data is unknown; the "

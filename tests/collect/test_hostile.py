@@ -44,7 +44,8 @@ def hostile_scan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dic
         started = time.monotonic()
         proc = subprocess.run(["ip", "netns", "exec", state.scanner_ns, sys.executable, "-m", "scanner.cli", "scan",
                                LAB_NETWORK, "--config", str(CONFIG), "--format", "json", "--output", str(out),
-                               "--fail-on", "none"], capture_output=True, text=True, timeout=900)
+                               "--fail-on", "none", "--ot"],  # the OT devices too: every normal device identified
+                              capture_output=True, text=True, timeout=900)
         elapsed = time.monotonic() - started
         assert proc.returncode == 0, proc.stderr
         table = subprocess.run([sys.executable, "-m", "scanner.cli", "report", str(out), "--fail-on", "none"],

@@ -25,11 +25,26 @@ def scan_in_lab(lab, tmp_path: Path, *args: str) -> tuple[subprocess.CompletedPr
     return proc, (json.loads(out.read_text()) if out.exists() else None)
 
 
+LAB_PORTS = "21,22,23,80,443,554,8000,8080,8443,16113"
+OT_PREFIXES = ("s7.", "modbus.", "bacnet.", "enip.")
+OT_PORTS = {102, 502, 20000, 44818, 47808}
+
+
 @pytest.fixture(scope="module")
 def lab_scan(lab, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg,no-untyped-def]
     proc, doc = scan_in_lab(lab, tmp_path_factory.mktemp("lab"), LAB_NETWORK, "--policy", "eu-gdpr-baseline",
-                            "--ports", "21,22,23,80,443,554,8000,8080,8443,16113")
+                            "--ports", LAB_PORTS)
     assert proc.returncode == 1, proc.stderr  # the lab has banned vendors
+    assert doc is not None
+    return doc
+
+
+@pytest.fixture(scope="module")
+def lab_scan_ot(lab, tmp_path_factory: pytest.TempPathFactory) -> dict:  # type: ignore[type-arg,no-untyped-def]
+    """The same scan with --ot: nmap's read-only OT identification scripts ask the lab's OT devices."""
+    proc, doc = scan_in_lab(lab, tmp_path_factory.mktemp("lab-ot"), LAB_NETWORK, "--policy", "eu-gdpr-baseline",
+                            "--ports", LAB_PORTS, "--ot")
+    assert proc.returncode == 1, proc.stderr
     assert doc is not None
     return doc
 
@@ -39,9 +54,52 @@ def test_lab_scan_validates_and_finds_every_device(lab_scan: dict) -> None:  # t
     assert {d["ip"] for d in lab_scan["devices"]} == set(SPECS)
 
 
-@pytest.mark.parametrize("ip", sorted(SPECS), ids=lambda ip: SPECS[ip].name)
+@pytest.mark.parametrize("ip", sorted(ip for ip, s in SPECS.items() if not s.ot), ids=lambda ip: SPECS[ip].name)
 def test_each_lab_device_is_identified_as_the_real_device(lab_scan: dict, ip: str) -> None:  # type: ignore[type-arg]
+    _identified_as_expected(lab_scan, ip)
+
+
+@pytest.mark.parametrize("ip", sorted(ip for ip, s in SPECS.items() if s.ot), ids=lambda ip: SPECS[ip].name)
+def test_each_ot_lab_device_is_identified_with_ot(lab_scan_ot: dict, ip: str) -> None:  # type: ignore[type-arg]
+    """With --ot the OT devices' own identification (s7-info, modbus-discover, bacnet-info, enip-info)
+    names their model and firmware; the scan was privileged, so BACnet over UDP was read too."""
+    _identified_as_expected(lab_scan_ot, ip)
+    device = next(d for d in lab_scan_ot["devices"] if d["ip"] == ip)
+    assert any(o["field"].startswith(OT_PREFIXES) and o["probe"].startswith("nmap-script:")
+               for o in device["observations"])
+    assert {s["port"] for s in device["services"]} & OT_PORTS
+
+
+@pytest.mark.parametrize("ip", sorted(ip for ip, s in SPECS.items() if s.ot), ids=lambda ip: SPECS[ip].name)
+def test_without_ot_the_ot_devices_are_only_seen_not_asked(lab_scan: dict, ip: str) -> None:  # type: ignore[type-arg]
+    """A scan that was not allowed to probe control systems is not failed by them: each OT device is
+    found (ARP) and named by its MAC address's registrant at most, with no model, no firmware, no OT
+    port and nothing an OT protocol said."""
     device = next(d for d in lab_scan["devices"] if d["ip"] == ip)
+    assert device["mac"] == SPECS[ip].mac
+    assert device["vendor"] in (None, SPECS[ip].expect["vendor"])
+    assert device["model"] is None and device["firmware"] is None
+    assert not {s["port"] for s in device["services"]} & OT_PORTS
+    assert not any(o["field"].startswith(OT_PREFIXES) for o in device["observations"])
+
+
+def test_lab_scan_with_ot_validates_and_says_what_it_asked(lab_scan_ot: dict) -> None:  # type: ignore[type-arg]
+    jsonschema.validate(lab_scan_ot, json.loads(schema_path().read_text()))
+    live = next(i for i in lab_scan_ot["scan"]["inputs"] if i["kind"] == "nmap-live")
+    assert live["ot"] == "tcp+udp"
+    bacnet = next(d for d in lab_scan_ot["devices"] if d["ip"] == "198.51.100.52")
+    assert [(s["port"], s["transport"]) for s in bacnet["services"]] == [(47808, "udp")]
+
+
+def test_with_ot_the_other_devices_are_identified_as_before(lab_scan: dict, lab_scan_ot: dict) -> None:  # type: ignore[type-arg]
+    def identities(doc: dict) -> dict:  # type: ignore[type-arg]
+        return {d["ip"]: (d["vendor"], d["model"], d["firmware"], d["device_class"]) for d in doc["devices"]
+                if not SPECS[d["ip"]].ot}
+    assert identities(lab_scan_ot) == identities(lab_scan)
+
+
+def _identified_as_expected(doc: dict, ip: str) -> None:  # type: ignore[type-arg]
+    device = next(d for d in doc["devices"] if d["ip"] == ip)
     expect = SPECS[ip].expect
     got = {k: device[k] for k in ("vendor", "model", "firmware", "device_class")}
     assert got == {k: expect.get(k) for k in got} | {"device_class": expect.get("device_class", "unknown")}

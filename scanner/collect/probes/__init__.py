@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
+from scanner.collect.nmap import OT_TCP_PORTS, OT_UDP_PORTS
 from scanner.collect.probes import protocols
 from scanner.collect.probes.net import ProbeFailed, ProbeNote
 from scanner.collect.scope import Scope
@@ -30,6 +31,7 @@ RTSP_PORTS = {554, 8554}
 # before a client's CONNECT, so it is not read.
 BANNERS = {21: "ftp.banner", 22: "ssh.banner", 23: "telnet.banner", 25: "smtp.banner", 587: "smtp.banner",
            2222: "ssh.banner", 2323: "telnet.banner"}
+OT_PORTS = frozenset(OT_TCP_PORTS + OT_UDP_PORTS)
 NAME_BANNERS = {"ftp": "ftp.banner", "ssh": "ssh.banner", "telnet": "telnet.banner", "smtp": "smtp.banner"}
 
 
@@ -51,6 +53,8 @@ def http_paths(db: FingerprintDB) -> list[str]:
 
 
 def service_kind(port: int, name: str | None) -> str | None:
+    if port in OT_PORTS:
+        return None  # a control system's port gets nmap's OT scripts (--ot) or nothing, never an HTTP GET
     name = (name or "").lower()
     if port in HTTPS_PORTS or name in ("https", "ssl/http", "https-alt") or name.startswith("ssl/"):
         return "https"
