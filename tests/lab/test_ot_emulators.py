@@ -128,7 +128,7 @@ def test_bacnet_answers_as_bacnet_info_parses_them() -> None:
     vendor = ot.bacnet_answer(_read_property(0x78), svc)
     assert vendor is not None and vendor[17] == 0x21 and vendor[18] == 36
     got = {prop: _field_size(ot.bacnet_answer(_read_property(prop), svc) or b"") for prop in (0x79, 0x2C, 0x0C, 0x4D, 0x46)}
-    assert got == {0x79: "Tridium", 0x2C: "3.8.111", 0x0C: "Tridium 3.8.111", 0x4D: "Telus_Commercial_1",
+    assert got == {0x79: "Tridium", 0x2C: "3.8.111", 0x0C: "Tridium 3.8.111", 0x4D: "Station_1",
                    0x46: "NiagaraAX Station"}
 
 
