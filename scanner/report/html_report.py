@@ -145,15 +145,15 @@ def _inventory(result: ScanResult) -> str:
         mine = per_device.get(d.ip, Counter())
         sev = max(mine, key=severity_rank) if mine else "none"
         findings = " ".join(pill(s, mine[s]) for s in SEVERITIES_DESC if mine[s]) or "–"
-        rows.append(f'<tr><td class="sevcell sev-{h(sev)} mono nowrap">{h(d.ip)}</td>'
-                    f'<td>{h(d.vendor or "unidentified")}</td><td>{h(d.model or "–")}</td>'
-                    f'<td class="mono">{h(d.firmware or "–")}</td><td>{h(d.device_class)}</td>'
-                    f'<td class="num">{h(confidence_text(d.confidence))}</td>'
-                    f'<td class="mono nowrap">{h(d.mac or "–")}</td><td>{h(services or "none")}</td>'
-                    f"<td>{findings}</td></tr>")
-    return ('<table class="sortable"><thead><tr><th>IP address</th><th>Vendor</th><th>Model</th><th>Firmware</th><th>Class</th>'
-            '<th class="num">Confidence</th><th>MAC</th><th>Open services</th><th>Findings</th></tr></thead><tbody>'
-            + "".join(rows) + "</tbody></table>")
+        # one row per device of a city: the columns' styles come from the table's class (html_style), and
+        # the optional </td> and </tr> are left out (HTML5), which keeps 10,000 devices a third smaller
+        rows.append(f'<tr><td class="sev-{h(sev)}">{h(d.ip)}<td>{h(d.vendor or "unidentified")}'
+                    f'<td>{h(d.model or "–")}<td>{h(d.firmware or "–")}<td>{h(d.device_class)}'
+                    f'<td>{h(confidence_text(d.confidence))}<td>{h(d.mac or "–")}<td>{h(services or "none")}'
+                    f"<td>{findings}")
+    return ('<table class="sortable inventory"><thead><tr><th>IP address</th><th>Vendor</th><th>Model</th><th>Firmware</th>'
+            '<th>Class</th><th class="num">Confidence</th><th>MAC</th><th>Open services</th><th>Findings</th></tr></thead>'
+            "<tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def _legend(result: ScanResult) -> str:
@@ -181,16 +181,15 @@ def _flow(result: ScanResult) -> str:
         located = f"{country_name(result, d.country)} ({d.country})" if d.country else "unknown"
         reach = ", ".join(f"{country_name(result, c)} ({c})" for c in d.jurisdictions) or "–"
         found_by = ", ".join(SOURCE_NAMES.get(s, s) for s in d.sources) or "–"
-        rows.append(f'<tr><td class="mono nowrap">{h(d.device_ip)}</td>'
-                    f'<td class="mono{" nowrap" if len(where) <= 34 else ""}">{h(where)}</td><td>{h(owner)}</td>'
-                    f"<td>{h(located)}</td><td>{h(reach)}</td><td>{h(seen_text(d))}</td><td>{h(found_by)}</td></tr>")
+        rows.append(f'<tr><td>{h(d.device_ip)}<td{" class=nowrap" if len(where) <= 34 else ""}>{h(where)}'
+                    f"<td>{h(owner)}<td>{h(located)}<td>{h(reach)}<td>{h(seen_text(d))}<td>{h(found_by)}")
     intro = ("<p>Each line is a connection a device makes, or is built to make by its vendor. A solid line "
              "ends where the server is; a dashed red line ends at a country whose law can compel the company, "
              "through its seat or its parent, to hand over the data.</p>")
     note = flow_note(result)
     intro += f'<p class="muted">{h(note)}</p>' if note else ""
     return (f'{intro}<div class="flow">{render_flow(result)}{_legend(result)}</div>'
-            '<table class="sortable"><thead><tr><th>Device</th><th>Destination</th><th>Company</th><th>Server location</th>'
+            '<table class="sortable destinations"><thead><tr><th>Device</th><th>Destination</th><th>Company</th><th>Server location</th>'
             "<th>Law reaches from</th><th>Seen</th><th>Found by</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 

@@ -62,6 +62,13 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .mono, code { font-family: "DejaVu Sans Mono", Consolas, "Liberation Mono", monospace; font-size: 12.5px; }
 .muted { color: var(--muted); }
 td.sevcell { border-left: 4px solid var(--sev); }
+table.inventory td:first-child { border-left: 4px solid var(--sev); }
+table.inventory td:first-child, table.inventory td:nth-child(4), table.inventory td:nth-child(7),
+table.destinations td:nth-child(-n+2) { font-family: "DejaVu Sans Mono", Consolas, "Liberation Mono", monospace;
+  font-size: 12.5px; }
+table.inventory td:first-child, table.inventory td:nth-child(7), table.destinations td:first-child {
+  white-space: nowrap; overflow-wrap: normal; }
+table.inventory td:nth-child(6) { text-align: right; font-variant-numeric: tabular-nums; }
 dl.meta { display: grid; grid-template-columns: 190px 1fr; gap: 4px 16px; margin: 8px 0; font-size: 14px; }
 dl.meta dt { color: var(--muted); }
 dl.meta dd { margin: 0; overflow-wrap: anywhere; }
