@@ -25,6 +25,8 @@ UPDATABLE = {
     "dpf": ["dpf.yaml"],
     "infrastructure": ["infrastructure.yaml"],
     "kev": ["kev-catalogue.json"],
+    "asn": ["asn-v4.bin.gz", "asn-v6.bin.gz", "asn-names.tsv.gz", "asn-source.txt"],
+    "countries": ["countries.yaml"],
 }
 # Files with a pinned upstream address: `data update` fetches them there (no mirror needed).
 URLS = {

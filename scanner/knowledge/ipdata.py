@@ -17,7 +17,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
-from scanner.knowledge.paths import data_dir
+from scanner.knowledge.datafiles import find
 from scanner.model.addresses import is_global, parse_ip
 
 
@@ -40,7 +40,7 @@ class _Table:
 
 @lru_cache(maxsize=1)
 def _v4() -> _Table:
-    raw = gzip.decompress((data_dir() / "asn-v4.bin.gz").read_bytes())
+    raw = gzip.decompress(find("asn-v4.bin.gz", "asn")[0].read_bytes())
     starts, ends, asns = array("I"), array("I"), array("I")
     for start, end, asn in struct.iter_unpack(">III", raw):
         starts.append(start)
@@ -51,7 +51,7 @@ def _v4() -> _Table:
 
 @lru_cache(maxsize=1)
 def _v6() -> _Table:
-    raw = gzip.decompress((data_dir() / "asn-v6.bin.gz").read_bytes())
+    raw = gzip.decompress(find("asn-v6.bin.gz", "asn")[0].read_bytes())
     starts: list[int] = []
     ends: list[int] = []
     asns = array("I")
@@ -65,7 +65,7 @@ def _v6() -> _Table:
 @lru_cache(maxsize=1)
 def _names() -> dict[int, str]:
     out: dict[int, str] = {}
-    with gzip.open(data_dir() / "asn-names.tsv.gz", "rt", encoding="utf-8") as handle:
+    with gzip.open(find("asn-names.tsv.gz", "asn")[0], "rt", encoding="utf-8") as handle:
         for line in handle:
             number, _, name = line.rstrip("\n").partition("\t")
             out[int(number)] = name
@@ -100,4 +100,4 @@ def country_of(ip: str) -> str | None:
 
 
 def snapshot() -> str:
-    return (data_dir() / "asn-source.txt").read_text().splitlines()[0]
+    return find("asn-source.txt", "asn")[0].read_text().splitlines()[0]

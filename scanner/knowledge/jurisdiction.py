@@ -57,16 +57,18 @@ def _list(doc: Any, key: str, path: Path) -> list[Any]:
     return value
 
 
-def read_jurisdiction(root: Path) -> Jurisdiction:
-    """Read countries.yaml, laws.yaml and references.yaml of ``root`` (use ``knowledge.loader``)."""
-    countries = load(root / "countries.yaml")
+def read_jurisdiction(root: Path, countries_file: Path | None = None) -> Jurisdiction:
+    """Read countries.yaml (or ``countries_file``: an updated copy), laws.yaml and references.yaml
+    of ``root`` (use ``knowledge.loader``)."""
+    countries_path = countries_file or root / "countries.yaml"
+    countries = load(countries_path)
     eea_doc = countries.get("eea") if isinstance(countries, dict) else None
     eea_codes = eea_doc.get("codes") if isinstance(eea_doc, dict) else eea_doc
     if not isinstance(eea_codes, list):
-        raise InputError("data file needs the EEA country list under 'eea'", str(root / "countries.yaml"))
+        raise InputError("data file needs the EEA country list under 'eea'", str(countries_path))
     eea = frozenset(str(c).upper() for c in eea_codes)
     adequacy: dict[str, dict[str, Any]] = {}
-    for item in _list(countries, "adequacy", root / "countries.yaml"):
+    for item in _list(countries, "adequacy", countries_path):
         if isinstance(item, dict) and item.get("country"):
             adequacy[str(item["country"]).upper()] = dict(item)
     names = {str(k).upper(): str(v) for k, v in (countries.get("names") or {}).items()}

@@ -72,7 +72,7 @@ def site_fingerprints(directories: tuple[str, ...]) -> DataSet:
 @lru_cache(maxsize=1)
 def jurisdiction() -> Jurisdiction:
     """EEA and adequacy lists, country names, foreign laws, legal references per rule."""
-    return read_jurisdiction(data_dir())
+    return read_jurisdiction(data_dir(), find("countries.yaml", "countries")[0])
 
 
 @lru_cache(maxsize=1)

