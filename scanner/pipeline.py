@@ -160,7 +160,14 @@ def _db(request: ScanRequest) -> FingerprintDB | None:
 def _collect(request: ScanRequest, result: ScanResult) -> None:
     """Discovery and probes: the stages that touch the network, and the ones a stop signal cuts short."""
     if request.nmap_xml:
-        devices, errors, inputs = import_nmap_xml(request.nmap_xml)
+        read: list[Device] = []
+        try:
+            devices, errors, inputs = import_nmap_xml(request.nmap_xml, read)
+        except ScanInterrupted:
+            result.devices = merge_devices(result.devices, read)  # the hosts read before the signal are kept
+            result.errors.append(ScanError("discover", f"nmap XML import stopped by the signal after "
+                                                       f"{len(read):,} hosts; the rest of the file was not read"))
+            raise
         result.devices = merge_devices(result.devices, devices)
         result.errors.extend(errors)
         result.scan.inputs.extend(inputs)

@@ -90,8 +90,9 @@ def visible_controls(data: bytes) -> bytes:
 class _NmapBuilder:
     """Builds one host at a time: each ``<host>`` becomes a device when it ends and is then dropped."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, sink: list[Device] | None = None) -> None:
         self.source = source
+        self.sink = sink  # the caller's list: what was read survives a stop signal in the middle of a file
         self.tree = TreeBuilder()  # the C builder: expat calls back here only for start and end
         self.parser = expat.ParserCreate()  # nmap's XML uses no namespaces
         parser = self.parser
@@ -168,12 +169,15 @@ class _NmapBuilder:
         if host.get("endtime") is None and host.find("ports") is None and host.find("status") is None:
             self.errors.append(ScanError("discover", "host record incomplete", device.ip))
         self.devices.append(device)
+        if self.sink is not None:
+            self.sink.append(device)
 
 
-def parse_nmap_stream(handle: BinaryIO, source: str = "<nmap>",
-                      limit: int = MAX_XML_BYTES) -> tuple[list[Device], list[ScanError], dict[str, str]]:
-    """Devices (hosts that are up), per-host problems and run metadata from nmap XML read from ``handle``."""
-    builder = _NmapBuilder(source)
+def parse_nmap_stream(handle: BinaryIO, source: str = "<nmap>", limit: int = MAX_XML_BYTES,
+                      sink: list[Device] | None = None) -> tuple[list[Device], list[ScanError], dict[str, str]]:
+    """Devices (hosts that are up), per-host problems and run metadata from nmap XML read from ``handle``.
+    Each device is also appended to ``sink`` as soon as its host element ends."""
+    builder = _NmapBuilder(source, sink)
     parser = builder.parser
     total = 0
     carry = b""
@@ -493,13 +497,16 @@ def os_observations(host: Element) -> list[Observation]:
     return out
 
 
-def import_nmap_xml(paths: Iterable[str]) -> tuple[list[Device], list[ScanError], list[dict[str, str]]]:
+def import_nmap_xml(paths: Iterable[str], sink: list[Device] | None = None) -> tuple[
+        list[Device], list[ScanError], list[dict[str, str]]]:
+    """Every file's devices, merged by address. ``sink`` receives each device as it is read, so a
+    stop signal in the middle of a city's file still leaves the hosts read so far to the caller."""
     devices: list[Device] = []
     errors: list[ScanError] = []
     inputs: list[dict[str, str]] = []
     for path in paths:
         with open_input(path, "nmap XML file", regular_only=True) as handle:
-            found, errs, meta = parse_nmap_stream(handle, path)
+            found, errs, meta = parse_nmap_stream(handle, path, sink=sink)
         devices = merge_devices(devices, found)
         errors.extend(errs)
         inputs.append({"kind": "nmap-xml", "path": path, "nmap_version": meta["nmap_version"]})

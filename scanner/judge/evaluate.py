@@ -54,7 +54,10 @@ def _verdict(result: ScanResult, cfg: RuleConfig, ctx: Context) -> Verdict:
     """A rule without findings passed only if the scan could have shown a finding."""
     if cfg.spec.assess is None:
         return Verdict("not-assessable", "this rule cannot say what the scan could check")
-    return cfg.spec.assess(result, cfg, ctx)
+    verdict = cfg.spec.assess(result, cfg, ctx)
+    if verdict.status == "passed" and result.scan.partial:  # what the stopped scan did not reach is unseen
+        return Verdict("not-assessable", f"the scan was stopped before it finished; of what it saw: {verdict.reason}")
+    return verdict
 
 
 def _rule_entry(cfg: RuleConfig, law: Jurisdiction, verdict: Verdict | None, found: list[Finding]) -> dict[str, Any]:

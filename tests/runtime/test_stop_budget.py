@@ -61,3 +61,28 @@ def test_a_stop_after_identification_still_resolves_and_judges(monkeypatch) -> N
     result = stopped.value.result
     assert result is not None and result.scan.partial and len(calls) == 2
     assert result.rules and not any("not done after the stop signal" in e.message for e in result.errors)
+
+
+def test_a_stopped_import_keeps_the_hosts_read_and_passes_no_rule(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A signal in the middle of an nmap XML file: the hosts read so far are kept (and judged), but
+    no rule may say 'passed' of a scan that did not see everything."""
+    from scanner.collect import nmap
+
+    real = nmap._host
+    hosts: list[int] = []
+
+    def host_then_signal(element, source="<nmap>"):  # type: ignore[no-untyped-def]
+        hosts.append(1)
+        if len(hosts) == 6:
+            raise ScanInterrupted(signal.SIGTERM)
+        return real(element, source)
+
+    monkeypatch.setattr(nmap, "_host", host_then_signal)
+    with pytest.raises(ScanInterrupted) as stopped:
+        pipeline.run_scan(pipeline.ScanRequest(nmap_xml=[LAB_XML], policy=load_policy("eu-gdpr-baseline")))
+    result = stopped.value.result
+    assert result is not None and result.scan.partial and 1 <= len(result.devices) <= 5
+    assert any("import stopped by the signal after" in e.message for e in result.errors)
+    assert result.rules and all(r["status"] != "passed" for r in result.rules)
+    assert any(r["status"] == "not-assessable" and r["reason"].startswith("the scan was stopped before it finished")
+               for r in result.rules)
