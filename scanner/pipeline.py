@@ -33,12 +33,14 @@ from scanner.collect.scope import Network, Scope
 from scanner.collect.timing import Timing
 from scanner.errors import InputError
 from scanner.identify import identify as identify_stage
+from scanner.identify import match_observations
 from scanner.judge.evaluate import evaluate
 from scanner.judge.policy import Policy
 from scanner.judge.inventory import Expected
 from scanner.judge.waivers import Waiver
 from scanner.knowledge.fingerprints import FingerprintDB
 from scanner.knowledge.loader import (
+    default_db,
     capability_checks,
     datasets_in_use,
     site_db,
@@ -228,17 +230,20 @@ def _captured(result: ScanResult, outcome: CaptureOutcome) -> FlowSummary | None
 COMPACT_CHARS = 2048  # of one raw observation (an HTTP body, a banner) kept in a compact result
 
 
-def compact_evidence(result: ScanResult, keep: int = COMPACT_CHARS) -> int:
-    """Cut every observation value longer than ``keep`` characters, saying so in the value.
+def compact_evidence(result: ScanResult, db: FingerprintDB | None = None, keep: int = COMPACT_CHARS) -> int:
+    """Cut every observation value longer than ``keep`` characters that no fingerprint matches,
+    saying so in the value. Returns how many were cut.
 
-    Identification has used the whole values by then; what a result keeps is for a person (and
-    `explain`) to read, and a city's 20,000 devices with several 16 KB page bodies each would make
-    a result too large to handle. ``--evidence full`` keeps them whole. Returns how many were cut.
+    Identification has used the whole values by then, and a value a fingerprint matched is kept
+    whole, so ``explain`` and a later re-identification reach the same identity. What goes is the
+    rest: a city's 20,000 devices with several 16 KB page bodies each would make a result too
+    large to handle. ``--evidence full`` keeps everything.
     """
+    db = db or default_db()
     cut = 0
     for device in result.devices:
         for obs in device.observations:
-            if len(obs.value) > keep:
+            if len(obs.value) > keep and not match_observations([obs], db):
                 obs.value = f"{obs.value[:keep]}[... {len(obs.value) - keep:,} more characters not kept: --evidence full]"
                 cut += 1
     return cut
@@ -295,9 +300,9 @@ def _finish(request: ScanRequest, result: ScanResult, summary: FlowSummary | Non
     data = list(datasets_in_use()) + ([site_fingerprints(tuple(request.fingerprints))] if request.fingerprints else [])
     result.scan.data = [d.to_dict() for d in data]  # reports say which are old
     if request.evidence == "compact" and not any(i.get("kind") == "evidence" for i in result.scan.inputs):
-        shortened = compact_evidence(result)
-        result.scan.inputs.append({"kind": "evidence", "mode": "compact", "kept_characters": str(COMPACT_CHARS),
-                                   "cut": str(shortened)})
+        mark = {"kind": "evidence", "mode": "compact", "kept_characters": str(COMPACT_CHARS), "cut": "0"}
+        result.scan.inputs.append(mark)  # first: a clean-up after a signal in here must not cut twice
+        mark["cut"] = str(compact_evidence(result, db))
     result.scan.finished_at = now_iso()
 
 
@@ -326,11 +331,11 @@ def run_scan(request: ScanRequest) -> ScanResult:
             summary = _captured(result, live.finish(summary))
         _finish(request, result, summary, stages)  # online look-ups can take a while: a stop here keeps the scan
     except ScanInterrupted as stop:
-        deadline = time.monotonic() + STOP_BUDGET
         with deferred():  # the clean-up is bounded by STOP_BUDGET; a second signal exits at once
             if live is not None:  # what was captured up to the signal is data like the rest
                 live.stop.set()
                 summary = _captured(result, live.finish(summary, wait=STOP_GRACE + 2))  # tcpdump is killed by then
+            deadline = time.monotonic() + STOP_BUDGET  # the capture had its own bound just above
             result.scan.partial = True
             result.errors.append(ScanError("scan", f"{stop}: partial result, stages after the signal were cut short"))
             _finish(request, result, summary, stages, online=False, deadline=deadline)

@@ -15,17 +15,22 @@ from scanner.pipeline import COMPACT_CHARS, compact_evidence, identify
 PADDED = HIKVISION_DEVICEINFO.replace("<deviceName>", "<!--" + "x" * 5000 + "--><deviceName>")
 
 
-def test_compact_cuts_long_values_after_identification_used_them_whole() -> None:
+def test_compact_cuts_what_no_fingerprint_matched_and_keeps_what_identified_the_device() -> None:
+    page = "<html><body>" + "z" * 5000 + "</body></html>"   # a page nothing recognises
     camera = device("198.51.100.11", None, [("http.body", PADDED, "/ISAPI/System/deviceInfo"),
-                                            ("http.server", "App-webs/", None)])
+                                            ("http.body", page, "/index.html"), ("http.server", "App-webs/", None)])
     scan = result([camera])
     identify(scan)
     assert camera.model == "DS-2CD2386G2-IU"  # the model sits after the 5,000 padding characters
     assert compact_evidence(scan) == 1
-    body = next(o.value for o in camera.observations if o.field == "http.body")
-    assert body.startswith(PADDED[:COMPACT_CHARS]) and len(body) < COMPACT_CHARS + 100
-    assert body.endswith(f"[... {len(PADDED) - COMPACT_CHARS:,} more characters not kept: --evidence full]")
-    assert next(o.value for o in camera.observations if o.field == "http.server") == "App-webs/"
+    bodies = {o.path: o.value for o in camera.observations if o.field == "http.body"}
+    assert bodies["/ISAPI/System/deviceInfo"] == PADDED  # matched: kept whole, so explain sees the same
+    kept = bodies["/index.html"]
+    assert kept.startswith(page[:COMPACT_CHARS]) and len(kept) < COMPACT_CHARS + 100
+    assert kept.endswith(f"[... {len(page) - COMPACT_CHARS:,} more characters not kept: --evidence full]")
+    again = result([camera])
+    identify(again)  # a stored compact result identifies the same
+    assert (camera.vendor, camera.model) == ("Hikvision", "DS-2CD2386G2-IU")
 
 
 def test_the_cli_default_is_compact_and_says_so(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -97,7 +97,7 @@ from scanner.cli.app import cli, emit, plan_outputs, terminal_width
               help="Read-only accounts for authenticated checks of devices you own (YAML; passwords from the "
                    "environment or files, never from the command line).")
 @click.option("--evidence", type=click.Choice(EVIDENCE_MODES), default=None,
-              help="compact (default): raw observations longer than 2,048 characters are cut in the result; "
+              help="compact (default): raw observations longer than 2,048 characters that no fingerprint matched are cut; "
                    "full: kept whole (up to 16 KB per HTTP body).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--verbose", "-v", is_flag=True, help="Progress as one line per step on stderr (for logs).")

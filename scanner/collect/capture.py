@@ -20,6 +20,7 @@ from scanner.collect.flows.live import capture, check_capture
 from scanner.errors import CityscanError
 from scanner.model import ScanError
 from scanner.model.flows import FlowSummary
+from scanner.runtime.interrupt import forget, remove_with_us
 
 
 @dataclass
@@ -43,6 +44,7 @@ class LiveCapture:
         self.consumed = False
         handle, self.path = tempfile.mkstemp(prefix="cityscan-capture-", suffix=".pcap")
         os.close(handle)
+        remove_with_us(self.path)  # city traffic: not left in /tmp by an immediate exit either
         self.thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.thread.start()
 
@@ -88,3 +90,4 @@ class LiveCapture:
         self.stop.set()
         with contextlib.suppress(OSError):
             os.unlink(self.path)
+        forget(self.path)

@@ -32,6 +32,7 @@ from scanner.files import open_input
 from scanner.model import Device, Observation, ScanError, Service
 from scanner.model.addresses import ip_sort_key
 from scanner.model.text import terminal_safe
+from scanner.runtime.interrupt import end_with_us, release
 
 MAX_XML_BYTES = 256 * 1024 * 1024
 MAX_DEPTH = 32                   # nmap nests five deep; more is not nmap output
@@ -204,8 +205,6 @@ def parse_nmap_stream(handle: BinaryIO, source: str = "<nmap>", limit: int = MAX
         raise InputError(f"refusing unsafe XML ({type(exc).__name__})", source) from None
     except expat.ExpatError as exc:
         raise InputError(f"malformed nmap XML: {_parse_reason(exc)}", source, exc.lineno or None) from None
-    except RecursionError:
-        raise InputError("malformed nmap XML: nested too deeply", source) from None
     if builder.root is None:
         raise InputError("malformed nmap XML: no element found", source, 1)
     errors = builder.errors
@@ -638,6 +637,7 @@ def scan_live(targets: list[Network], scope: Scope, ports: str | None,
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
         raise CannotRunError(f"nmap could not be started: {exc.strerror}") from None
+    end_with_us(proc)  # an immediate exit (second signal) must not leave nmap sending
     try:
         out, err = proc.communicate(timeout=wall)
     except subprocess.TimeoutExpired:
@@ -646,6 +646,8 @@ def scan_live(targets: list[Network], scope: Scope, ports: str | None,
     except BaseException:
         _stop(proc)  # a stop signal: nmap must not go on sending after the scan has ended
         raise
+    finally:
+        release(proc)
     if proc.returncode != 0:
         raise _nmap_failure(err.decode("utf-8", "replace"), proc.returncode)
     devices, errors, meta = parse_nmap_xml(out, "nmap")

@@ -18,7 +18,8 @@ from scanner.files import open_input
 from scanner.model import SCHEMA_VERSION, Destination, Device, Finding, ScanError, ScanResult
 
 MAX_RESULT_BYTES = 512 * 1024 * 1024          # a result read whole
-MAX_STREAMED_BYTES = 4 * 1024 * 1024 * 1024   # a result read line by line (memory: its objects only)
+MAX_STREAMED_BYTES = 1024 * 1024 * 1024       # a result read line by line (memory: its objects only)
+MAX_ITEMS = 2_000_000                         # devices + destinations + findings + errors: bounds the objects
 MAX_LINE_BYTES = 64 * 1024 * 1024             # one device or finding
 _ITEMS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "devices": Device.from_dict, "destinations": Destination.from_dict, "findings": Finding.from_dict,
@@ -78,6 +79,7 @@ def _streamed(handle: BinaryIO, path: str) -> ScanResult:
     items: list[Any] = []
     mapping: dict[str, Any] = {}
     lines = _lines(handle, path)
+    count = 0
     number, raw = next(lines, (0, b""))
     if raw.rstrip(b"\r\n") != b"{":
         raise _NotStreamable
@@ -101,6 +103,10 @@ def _streamed(handle: BinaryIO, path: str) -> ScanResult:
                     raise _NotStreamable
                 body = text[4:].rstrip(",")
                 if closer == "  ]":
+                    count += 1
+                    if count > MAX_ITEMS:
+                        raise InputError(f"a JSON result of more than {MAX_ITEMS:,} devices, destinations, "
+                                         "findings and errors", path, number)
                     items.append(json.loads(body))
                 else:
                     mapping.update(json.loads("{" + body + "}"))
@@ -112,6 +118,8 @@ def _streamed(handle: BinaryIO, path: str) -> ScanResult:
                 raise _NotStreamable
             member = json.loads("{" + text[2:].rstrip(",") + "}") if not text.endswith(("[", "{")) else None
             if member is not None:
+                if any(key in _ITEMS and value != [] for key, value in member.items()):
+                    raise _NotStreamable  # items written inline (or not a list): the whole-file reader checks them
                 doc.update(member)
                 if len(doc) == 1 and doc.get("schema_version") != SCHEMA_VERSION:
                     raise InputError("not a cityscan JSON result (schema_version 1)", path, number)

@@ -50,7 +50,8 @@ def _snippet(value: str, entry: Entry, width: int = 120) -> str:
     return repr(text)
 
 
-MAX_REMEMBERED = 200_000  # distinct (field, path, value) whose matches are kept; then start afresh
+MAX_REMEMBERED = 50_000     # distinct (field, path, value) whose matches are kept; then start afresh
+MAX_REMEMBERED_CHARS = 4096  # longer values (page bodies) are matched each time: they would hold memory
 
 
 def match_observations(observations: list[Observation], db: FingerprintDB) -> list[Hit]:
@@ -64,7 +65,7 @@ def match_observations(observations: list[Observation], db: FingerprintDB) -> li
             continue
         value = obs.value[:MAX_MATCH_CHARS]
         key = (obs.field, obs.path, value)
-        found = remembered.get(key)
+        found = remembered.get(key) if len(value) <= MAX_REMEMBERED_CHARS else None
         if found is None:
             found = []
             for entry in entries:
@@ -73,9 +74,10 @@ def match_observations(observations: list[Observation], db: FingerprintDB) -> li
                 match = entry.regex.search(value)
                 if match:
                     found.append((entry, entry.conclusions(match)))
-            if len(remembered) >= MAX_REMEMBERED:
-                remembered.clear()
-            remembered[key] = found
+            if len(value) <= MAX_REMEMBERED_CHARS:
+                if len(remembered) >= MAX_REMEMBERED:
+                    remembered.clear()
+                remembered[key] = found
         hits.extend(Hit(entry, obs, dict(facts)) for entry, facts in found)
     return hits
 

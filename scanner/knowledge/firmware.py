@@ -124,6 +124,14 @@ def _pattern(node: dict[str, Any], key: str, what: str, default: str | None = No
         raise v.fail(node, key, f"{what}.{key} does not compile: {exc}") from None
 
 
+def _version(node: dict[str, Any], key: str, what: str) -> str:
+    """A version as text: YAML would read an unquoted 5.50 as the number 5.5, a different floor."""
+    value = node.get(key)
+    if not isinstance(value, str):
+        raise v.fail(node, key, f"{what}.{key} must be a quoted version string (YAML reads 5.50 as the number 5.5)")
+    return value
+
+
 def _source(node: dict[str, Any], key: str, what: str) -> Source:
     item = v.mapping(node.get(key), node, key, f"{what}.{key}")
     v.check_keys(item, ("url", "title", "date"), f"{what}.{key}", required=("url", "title"))
@@ -164,7 +172,7 @@ def read_firmware(path: Path, known_vendors: set[str] | None = None) -> tuple[tu
         for n, line in enumerate(lines):
             entry = v.mapping(line, lines, n, f"{what}.affected item")
             v.check_keys(entry, ("line", "fixed"), f"{what}.affected item", required=("line", "fixed"))
-            affected.append(FixedIn(_pattern(entry, "line", f"{what}.affected"), str(entry["fixed"])))
+            affected.append(FixedIn(_pattern(entry, "line", f"{what}.affected"), _version(entry, "fixed", what)))
         flaws.append(ExploitedFlaw(cve, vendor_of(item, what), _pattern(item, "model_pattern", what, ".*"),
                                    tuple(affected), _source(item, "advisory", what)))
     cycles = []
@@ -176,10 +184,10 @@ def read_firmware(path: Path, known_vendors: set[str] | None = None) -> tuple[tu
         eol = item.get("end_of_life")
         if eol is not None and not _DATE.fullmatch(str(eol)):
             raise v.fail(item, "end_of_life", f"{what}.end_of_life must be YYYY-MM-DD")
-        minimum = item.get("min_version")
+        minimum = _version(item, "min_version", what) if item.get("min_version") is not None else None
         if minimum is None and eol is None:
             raise v.fail(item, "vendor", f"{what} needs min_version or end_of_life")
         cycles.append(Lifecycle(vendor_of(item, what), _pattern(item, "model_pattern", what, ".*"),
-                                None if minimum is None else str(minimum), None if eol is None else str(eol),
+                                minimum, None if eol is None else str(eol),
                                 _source(item, "source", what)))
     return tuple(flaws), tuple(cycles)

@@ -99,8 +99,9 @@ def loads(text: str, filename: str = "<string>") -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "malformed YAML"
-        if "\t" in problem or "tab" in problem:
-            problem = "tab character where YAML needs spaces"
+        where = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        if "\t" in problem or "tab" in problem or "\t" in where[: mark.column + 1 if mark else 0]:
+            problem = "tab character where YAML needs spaces"  # libyaml does not say so itself
         raise InputError(f"invalid YAML: {problem}", filename, line) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", filename) from None

@@ -173,24 +173,32 @@ def run_forwarding_signals(argv: list[str]) -> int:
 
     A scan inside the lab keeps what it collected when it is stopped: it must get the signal
     (subprocess.call would SIGKILL it on Ctrl-C, and a SIGTERM would leave it running). The exit
-    status is the command's, a signal death reported as 128 + signal like a shell does.
+    status is the command's, a signal death reported as 128 + signal like a shell does. The
+    handlers are in place before the command starts: a signal in between is passed on once it runs.
     """
-    try:
-        # its own session: a Ctrl-C at the terminal then reaches it once, through us, not twice
-        # (twice would be "exit at once" to a cityscan scan)
-        proc = subprocess.Popen(argv, start_new_session=True)
-    except OSError as exc:
-        raise CannotRunError(f"cannot run {argv[0]}: {exc.strerror}") from None
+    running: list[subprocess.Popen[bytes]] = []
+    early: list[int] = []
 
     def forward(signum: int, frame: object) -> None:
+        if not running:
+            early.append(signum)
+            return
         try:
-            proc.send_signal(signum)
+            running[0].send_signal(signum)
         except OSError:
             pass  # it has already exited
 
     previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
-        code = proc.wait()
+        try:
+            # its own session: a Ctrl-C at the terminal then reaches it once, through us, not twice
+            # (twice would be "exit at once" to a cityscan scan)
+            running.append(subprocess.Popen(argv, start_new_session=True))
+        except OSError as exc:
+            raise CannotRunError(f"cannot run {argv[0]}: {exc.strerror}") from None
+        for signum in early:
+            running[0].send_signal(signum)
+        code = running[0].wait()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

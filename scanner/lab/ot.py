@@ -114,10 +114,19 @@ def szl_001c(svc: dict[str, Any]) -> bytes:
 def s7_answer(request: bytes, svc: dict[str, Any]) -> bytes | None:
     """The answer to one TPKT frame, or None (a request this read-only device does not serve: the
     connection is closed, as a CPU drops a peer that sends what it cannot parse)."""
+    try:
+        return _s7_answer(request, svc)
+    except (ValueError, IndexError, struct.error):  # a lying length or a short frame: dropped like any other
+        return None
+
+
+def _s7_answer(request: bytes, svc: dict[str, Any]) -> bytes | None:
     if len(request) < 7 or request[0] != 3:
         return None
     if request[5] == 0xE0:  # COTP connection request -> connection confirm with the TSAPs asked for
         tsaps = request[11:]
+        if len(tsaps) > 64:
+            return None
         return _tpkt(bytes([6 + len(tsaps), 0xD0]) + request[8:10] + b"\x00\x01\x00" + tsaps)
     if request[4:7] != b"\x02\xf0\x80" or len(request) < 17 or request[7] != 0x32:
         return None
@@ -130,6 +139,8 @@ def s7_answer(request: bytes, svc: dict[str, Any]) -> bytes | None:
     if rosctr == 0x07 and param_len == 8 and request[17:23] == b"\x00\x01\x12\x04\x11\x44" and data_len >= 8:
         # Userdata, CPU functions, read SZL: the SZL-ID is in the data part after return code, size and length
         data = request[17 + param_len:17 + param_len + data_len]
+        if len(data) < 6 or len(request) < 25:
+            return None
         szl_id = struct.unpack(">H", data[4:6])[0]
         if szl_id == 0x0011:
             szl = szl_0011(svc)

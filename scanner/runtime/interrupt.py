@@ -23,6 +23,28 @@ from scanner.model import ScanResult
 
 HANDLED: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 _active: list[Interrupt] = []  # signal handlers are per process, so is this
+# What an immediate exit must not leave behind: child processes (nmap, tcpdump capturing city
+# traffic with no time limit of its own) and temporary files (a capture's pcap).
+_children: set[Any] = set()
+_files: set[str] = set()
+
+
+def end_with_us(proc: Any) -> None:
+    """``proc`` (a subprocess.Popen) is killed if a second signal makes cityscan exit at once."""
+    _children.add(proc)
+
+
+def release(proc: Any) -> None:
+    _children.discard(proc)
+
+
+def remove_with_us(path: str) -> None:
+    """``path`` (a temporary file) is removed if a second signal makes cityscan exit at once."""
+    _files.add(path)
+
+
+def forget(path: str) -> None:
+    _files.discard(path)
 
 
 class ScanInterrupted(BaseException):
@@ -95,10 +117,20 @@ class Interrupt:
 
 
 def exit_now(signum: int) -> None:
-    """Leave at once with 128 + ``signum``: no clean-up code runs, only the temporary files of
-    writes in flight are removed (their targets keep their old content)."""
+    """Leave at once with 128 + ``signum``: no clean-up code runs, but child processes are killed
+    and temporary files removed (a report being written keeps its old content)."""
     from scanner.runtime.output import discard_pending_writes  # here: the handler must not fail on import
 
+    for proc in list(_children):
+        try:
+            proc.kill()
+        except Exception:  # noqa: BLE001 - already gone; nothing may stop the exit
+            pass
+    for path in list(_files):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
     discard_pending_writes()
     try:
         name = signal.Signals(signum).name

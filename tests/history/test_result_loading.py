@@ -47,10 +47,11 @@ def test_any_other_json_layout_is_read_whole(tmp_path: Path) -> None:
 def test_a_cut_file_and_a_broken_item_name_their_line(tmp_path: Path) -> None:
     text = render(sample(), "json", RenderOptions())
     path = tmp_path / "cut.json"
-    path.write_text(text[: text.index('"findings"')])  # the disk filled up while writing
+    lines_kept = text[: text.index('  "findings"')].count("\n")
+    path.write_text(text[: text.index('  "findings"')])  # the disk filled up while writing: whole lines
     with pytest.raises(InputError) as cut:
         load_result(str(path))
-    assert "ends before its last" in str(cut.value) or "not a cityscan JSON result" in str(cut.value)
+    assert "ends before its last '}'" in str(cut.value) and cut.value.line == lines_kept
     lines = text.splitlines()
     n = next(i for i, line in enumerate(lines) if line.startswith('    {"ip": "198.51.100.3"'))
     lines[n] = '    {"ip": "198.51.100.3", "services": 7},'
@@ -70,3 +71,20 @@ def test_other_json_is_refused_and_a_pipe_can_carry_a_result(tmp_path: Path) -> 
                           "print(len(load_result('/dev/stdin').devices))"], input=text, capture_output=True,
                          text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 0 and run.stdout.strip() == "5", run.stderr
+
+
+@pytest.mark.parametrize("member", ['"devices": [{"ip": "198.51.100.1"}]', '"devices": 5', '"devices": "abc"',
+                                    '"findings": {"a": 1}'])
+def test_items_written_inline_or_of_the_wrong_type_are_checked_like_any_json(tmp_path: Path, member: str) -> None:
+    lines = render(sample(), "json", RenderOptions()).splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith('  "' + member.split('"')[1] + '": ['))
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("  ]"))
+    comma = "," if lines[end].endswith(",") else ""
+    path = tmp_path / "inline.json"
+    path.write_text("\n".join([*lines[:start], "  " + member + comma, *lines[end + 1:]]) + "\n")
+    if member.startswith('"devices": [{'):
+        loaded = load_result(str(path))
+        assert [d.ip for d in loaded.devices] == ["198.51.100.1"] and type(loaded.devices[0]).__name__ == "Device"
+    else:
+        with pytest.raises(InputError, match="cityscan JSON result"):
+            load_result(str(path))

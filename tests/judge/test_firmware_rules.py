@@ -133,6 +133,10 @@ def test_the_bundled_data_agrees_with_itself() -> None:
     ("lifecycle:\n  - vendor: MikroTik\n    end_of_life: 2023-02-30\n    source: {url: u, title: t}\n", 3,
      "not a valid timestamp"),
     ("lifecycle:\n  - vendor: MikroTik\n    source: {url: u, title: t}\n", 2, "needs min_version or end_of_life"),
+    ("lifecycle:\n  - vendor: MikroTik\n    min_version: 6.50\n    source: {url: u, title: t}\n", 3,
+     "must be a quoted version string"),
+    ("vulnerabilities:\n  - cve: CVE-2021-36260\n    vendor: Hikvision\n"
+     "    affected:\n      - {line: '^5', fixed: 5.50}\n    advisory: {url: u, title: t}\n", 5, "quoted version"),
 ])
 def test_mistakes_in_the_firmware_data_point_at_the_line(tmp_path: Path, text: str, line: int, message: str) -> None:
     path = tmp_path / "firmware.yaml"
@@ -152,3 +156,33 @@ def test_a_catalogue_that_is_not_cisas_format_is_refused(tmp_path: Path) -> None
         read_kev(bad)
     kev, version = read_kev(data_dir() / "kev-catalogue.json")
     assert re.fullmatch(r"\d{4}\.\d{2}\.\d{2}", version) and "CVE-2018-14847" in kev
+
+
+def test_a_vendor_the_catalogue_spells_otherwise_is_not_passed(tmp_path: Path) -> None:
+    """KEV says "Ruckus Wireless" (CVE-2023-25717), the database "Ruckus": no flaw of it is mapped to
+    firmware versions, so a Ruckus device is not assessable, never "passed"."""
+    ruckus = device("198.51.100.41", vendor="Ruckus", model="ZoneDirector 1200", firmware="10.0.1.0",
+                    device_class="wireless-controller")
+    rule = verdict(judged(tmp_path, ruckus), "known-exploited-vulnerability")
+    assert rule["status"] == "not-assessable" and "198.51.100.41" in rule["reason"]
+
+
+def test_every_database_vendor_the_catalogue_names_is_recognised() -> None:
+    from scanner.judge.rules.base import Context
+    from scanner.judge.rules.vendors import _kev_vendors
+    from scanner.knowledge.loader import jurisdiction
+    from scanner.model.text import fold_name
+    db = default_db()
+    named = _kev_vendors(Context(db, jurisdiction(), firmware=firmware_facts()))
+    projects = {fold_name(k.vendor_project) for k in firmware_facts().kev.values()}
+    for vendor in db.vendors.values():
+        if fold_name(vendor.name) in projects or fold_name(vendor.company or "") in projects:
+            assert vendor.name in named, vendor.name
+    assert {"Ruckus", "Hikvision", "Cisco", "Zyxel", "TP-Link"} <= named and "Xovis" not in named
+
+
+def test_a_firmware_string_without_a_version_is_not_counted_as_checked(tmp_path: Path) -> None:
+    axis = device("198.51.100.14", vendor="Axis", model="M1065-LW", firmware="LTS", device_class="camera")
+    judgement = judged(tmp_path, axis)
+    assert verdict(judgement, "outdated-firmware")["status"] == "not-assessable"
+    assert not [f for f in judgement.findings if f.rule == "outdated-firmware"]

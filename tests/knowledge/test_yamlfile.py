@@ -23,7 +23,7 @@ def test_duplicate_key_is_refused_with_its_line() -> None:
 def test_tab_indentation_gives_line() -> None:
     with pytest.raises(InputError) as err:
         loads("rules:\n\tbanned-vendor: {}\n", "p.yaml")
-    assert str(err.value).startswith("p.yaml:2: invalid YAML")
+    assert str(err.value) == "p.yaml:2: invalid YAML: tab character where YAML needs spaces"
 
 
 def test_missing_file_and_bad_utf8(tmp_path: Path) -> None:

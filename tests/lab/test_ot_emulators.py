@@ -268,3 +268,13 @@ def test_emulators_end_a_lying_or_foreign_request(serve, name: str, data: bytes)
         return writer.sent
 
     assert asyncio.run(run()) == b""
+
+
+@pytest.mark.parametrize("frame", [
+    b"\x03\x00\x01\x10\xff\xe0\x00\x00\x00\x01\x00" + b"\xc1" * 300,   # COTP CR with 300 TSAP bytes
+    b"\x03\x00\x00\x21\x02\xf0\x80\x32\x07\x00\x00\x00\x01\x00\x08\x00\xff\x00\x01\x12\x04\x11\x44",  # lying data_len
+    b"\x03\x00\x00\x07\x02\xf0\x80",                                    # a frame cut short
+])
+def test_a_malformed_s7_frame_is_dropped_not_an_error(frame: bytes) -> None:
+    from scanner.lab.ot import s7_answer
+    assert s7_answer(frame, {"module": "6ES7 315-2AG10-0AB0"}) is None

@@ -21,6 +21,7 @@ import time
 from collections.abc import Sequence
 
 from scanner.errors import CannotRunError, InputError
+from scanner.runtime.interrupt import end_with_us, release
 
 SNAPLEN = 512
 STOP_GRACE = 3.0  # seconds tcpdump gets to flush after SIGINT before it is killed
@@ -108,7 +109,9 @@ def capture(iface: str, seconds: int, out_path: str, netns: str | None = None, o
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     except OSError as exc:
         raise CannotRunError(f"cannot start tcpdump: {exc.strerror}") from None
-    with proc:
+    end_with_us(proc)  # tcpdump has no time limit of its own: it must not outlive an immediate exit
+    with proc, contextlib.ExitStack() as done:
+        done.callback(release, proc)
         try:
             _, err = _wait(proc, seconds, stop)
         except subprocess.TimeoutExpired:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -182,9 +181,23 @@ def _flaws_by_vendor(ctx: Context) -> dict[str, list[ExploitedFlaw]]:
     return out
 
 
-def _kev_vendors(ctx: Context) -> Counter[str]:
-    """How many catalogue entries name each vendor (folded), mapped to firmware or not."""
-    return Counter(fold_name(k.vendor_project) for k in ctx.firmware.kev.values()) if ctx.firmware else Counter()
+def _kev_vendors(ctx: Context) -> set[str]:
+    """The database's vendors the catalogue names, mapped to firmware or not.
+
+    The catalogue spells vendors its own way ("Ruckus Wireless" for the database's Ruckus): a
+    vendor counts as named when one of its names (name, company, aliases) and the catalogue's
+    ``vendorProject`` are equal or one begins with the other. Erring towards "named" only makes a
+    device "not assessable" rather than "passed"."""
+    if ctx.firmware is None:
+        return set()
+    projects = {fold_name(k.vendor_project) for k in ctx.firmware.kev.values()} - {""}
+    named = set()
+    for vendor in ctx.db.vendors.values():
+        names = {fold_name(n) for n in (vendor.name, vendor.company, *vendor.aliases) if n} - {""}
+        if any(p == n or (len(n) >= 4 and p.startswith(n)) or (len(p) >= 4 and n.startswith(p))
+               for p in projects for n in names):
+            named.add(vendor.name)
+    return named
 
 
 @rule("known-exploited-vulnerability", "Firmware with a vulnerability exploited in the wild", "high")
@@ -226,14 +239,15 @@ def known_exploited_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) ->
     for device in result.devices:
         if not device.vendor:
             blind.append(device)  # unidentified: nothing to look up
-        elif not listed.get(fold_name(device.vendor)):
+        elif device.vendor not in listed:
             checked.append(device)  # the catalogue names no product of this vendor
-        elif device.firmware and any(f.fixed_for(device.firmware) and f.model_pattern.search(device.model or "")
-                                     for f in by_vendor.get(device.vendor, [])):
+        elif version_key(device.firmware) and any(
+                f.fixed_for(device.firmware or "") and f.model_pattern.search(device.model or "")
+                for f in by_vendor.get(device.vendor, [])):
             checked.append(device)
         else:
             blind.append(device)
-    flaws = len(ctx.firmware.flaws)
+    flaws = len({f.cve for f in ctx.firmware.flaws})
     if blind:
         return Verdict("not-assessable", f"{plural(len(blind), 'device')} of vendors in the KEV catalogue (or "
                                          f"unidentified) without a firmware version that cityscan's data maps to a "
@@ -292,7 +306,8 @@ def outdated_firmware_assess(result: ScanResult, cfg: RuleConfig, ctx: Context) 
         floors = _floors(device, cfg, ctx) if device.vendor else []
         if _end_of_life(device, cfg, ctx, today):
             checked.append(device)
-        elif device.firmware and any(re.search(f["model_pattern"], device.model or "") for f in floors):
+        elif version_key(device.firmware) and any(re.search(f["model_pattern"], device.model or "") and
+                                                  version_key(f["version"]) for f in floors):
             checked.append(device)
         else:
             unchecked.append(device)
