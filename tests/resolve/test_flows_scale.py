@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.collect.flows import FlowSummary, read_flows, summarize
+from scanner.collect.flows import FlowSummary, ReadStats, read_flows, summarize
 from scanner.collect.flows.summary import summarize_file
 from scanner.errors import InputError
 
@@ -75,3 +75,173 @@ def test_other_formats_go_through_the_reader(tmp_path: Path) -> None:
     data.write_text("#separator \\x09\n#path\tconn\n" + line("1795000000.0", "198.18.0.1", "52.28.0.1"))
     with pytest.raises(InputError, match="data before the #fields header"):
         summarize_file(str(data), "zeek-conn")
+
+
+# --- the fast path reads blocks of lines as columns: the same answers at block scale ----------------
+
+def big_log(path: Path, rows: int, seed: int, extra: dict[int, str] | None = None, many: bool = False) -> None:
+    """A generated conn.log of more than one read block (1 MiB): the rows of ``extra`` replace the
+    generated ones (bad lines, odd values), a second header sits in the middle (concatenated logs)."""
+    import random
+
+    rng = random.Random(seed)
+    out = [HEADER]
+    for i in range(rows):
+        if extra and i in extra:
+            out.append(extra[i])
+            continue
+        if i == rows // 2:
+            out.append("#close\t2026-11-24-01-01-32\n" + HEADER)
+        dev = f"198.18.{rng.randrange(4)}.{rng.randrange(1, 60)}"
+        if many:   # a new address for most records: folds per network (IPv6 ones too in the first half)
+            dst = f"52.{28 + rng.randrange(3)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
+            if i < rows // 2 and rng.random() < 0.01:
+                dst = f"2a05:d014:{rng.randrange(3):x}::{rng.randrange(1, 65536):x}"
+        else:
+            dst = rng.choice(("52.28.0.7", "35.0.1.2", "8.8.8.8", "2001:db8::1", "2001:DB8:0::1", "9.9.9.9"))
+        port, proto = rng.choice((("443", "tcp"), ("0443", "tcp"), ("53", "udp"), ("8", "icmp"), ("0", "unknown_transport")))
+        odd = i % 7919 == 5000   # now and then a block with unset fields, read line by line
+        ob, rb = rng.choice((("-", "40"), ("12", "-"), ("-", "-"))) if odd else (str(rng.randrange(2000)), "900")
+        ts = f"{1795000000 + rng.randrange(2_000_000) * 0.25:.6f}" if not odd else "-"
+        out.append(line(ts, dev, dst, port, proto, str(rng.randrange(1024, 65536)), ob, rb))
+    out.append("#close\t2026-11-24-01-01-32\n")
+    path.write_text("".join(out), encoding="utf-8")
+
+
+def column_fold(path: Path, max_flows: int, stats: ReadStats | None = None, block: int = 16 * 1024) -> tuple[FlowSummary, int]:
+    """``summarize_file``'s way, in blocks of ``block`` bytes (many per test file; 1 MiB in use),
+    and how many blocks it read as columns."""
+    from scanner.collect.flows.conn_fold import ConnFold
+    from scanner.collect.flows.inputs import open_input
+
+    out = FlowSummary(max_flows=max_flows)
+    folder = ConnFold(out, str(path), block)
+    with open_input(str(path)) as stream:
+        folder.read(stream, stats or ReadStats())
+    return out, folder.column_blocks
+
+
+def same(path: Path, max_flows: int = 20_000, min_columns: int = 0) -> FlowSummary:
+    """Fast and reader summaries equal, down to the order of keys and sample addresses; the fast one."""
+    slow_stats, fast_stats = ReadStats(), ReadStats()
+    slow = summarize(read_flows(str(path), stats=slow_stats), FlowSummary(max_flows=max_flows))
+    fast, columns = column_fold(path, max_flows, fast_stats)
+    assert columns >= min_columns, f"only {columns} blocks read as columns"
+    assert fast.records == slow.records and (fast_stats.units, fast_stats.records) == (slow_stats.units, slow_stats.records)
+    assert list(fast.flows.items()) == list(slow.flows.items())
+    assert list(fast.networks.items()) == list(slow.networks.items())
+    return fast
+
+
+@pytest.mark.parametrize("max_flows", [20_000, 30, 0])   # exact throughout; folded in the middle of a block; at once
+def test_blocks_equal_the_reader_with_ipv6_unset_fields_and_a_second_header(tmp_path: Path, max_flows: int) -> None:
+    log = tmp_path / "conn.log"
+    big_log(log, 30_000, seed=max_flows)
+    assert log.stat().st_size > 2 * 1024 * 1024
+    fast = same(log, max_flows, min_columns=150)   # of about 230 blocks
+    assert fast.records == 30_000 and (fast.folded if max_flows < 1000 else not fast.folded)
+
+
+def test_many_addresses_fold_in_a_block_with_the_same_samples(tmp_path: Path) -> None:
+    log = tmp_path / "conn.log"
+    big_log(log, 25_000, seed=3, many=True)
+    fast = same(log, max_flows=9_000, min_columns=120)   # the 9,001st tuple comes in the middle of a block
+    assert fast.folded and any(agg.more_addresses for agg in fast.networks.values())
+    assert any(len(agg.addresses) < 4 for agg in fast.networks.values())
+
+
+def test_odd_but_valid_lines_in_a_block(tmp_path: Path) -> None:
+    """Lines the column way does not take (non-ASCII, an empty line, a time with an exponent, a
+    CR before the line break) are read line by line, with the same result."""
+    log = tmp_path / "conn.log"
+    extra = {7000: line("1795000000.5", "198.18.0.1", "52.28.0.7").replace("\tSh\t", "\tSh\u00e9\t"),
+             12000: "\n",
+             15000: line("1.7950001e9", "198.18.0.1", "52.28.0.7"),
+             16000: line("1795000000.5", "198.18.0.1", "52.28.0.7").replace("\n", "\r\n")}
+    big_log(log, 20_000, seed=5, extra=extra)
+    same(log, min_columns=100)
+
+
+@pytest.mark.parametrize(("row", "bad"), [
+    (9000, line("1795000000.0", "198.18.0.1", "52.28.0.300")),
+    (9001, line("1795000000.0", "198.18.0.1", "52.28.0.01")),                        # leading zero
+    (9002, line("1795000000.0", "198.18.0.1", "52.28.0.1", port="70000")),
+    (9003, line("1795000000.0", "198.18.0.1", "52.28.0.1", sport="65536")),
+    (9004, line("1795000000.0", "198.18.0.1", "52.28.0.1", sport="")),
+    (9005, line("1795000000.0", "198.18.0.1", "52.28.0.1", proto="sctp")),
+    (9006, line("nan", "198.18.0.1", "52.28.0.1")),
+    (9007, line("1_795_000_000", "198.18.0.1", "52.28.0.1")),
+    (9008, line("1795000000.0", "198.18.0.1", "52.28.0.1", ob="12x")),
+    (9009, line("1795000000.0", "198.18.0.1", "52.28.0.1", rb="12345678901234567890")),
+    (9010, line("1795000000.0", "198.18.0.1", "52.28.0.1", ob="")),
+    (9011, "1795000000.0\tC1\t198.18.0.1\n"),                                      # too few fields
+    (9012, line("1795000000.0", "198.18.0.1", "52.28.0.1").replace("\n", "\tx\n")),   # one too many
+    (9013, line("1795000000.0", "198.18.0.1", "52.28.0.1", ob="\u0663")),           # an Arabic-Indic digit
+    (9014, line("1795000000.0", "198.18.0.1", "52.28.0.1").replace("\tSh\t", "\t" + "x" * 70_000 + "\t")),
+], ids=lambda value: str(value)[:12])
+def test_a_bad_line_in_a_block_is_the_reader_error(tmp_path: Path, row: int, bad: str) -> None:
+    for many, max_flows in ((False, 20_000), (True, 500)):   # exact tuples, and folded per network
+        log = tmp_path / "conn.log"
+        big_log(log, 20_000, seed=row, extra={row: bad}, many=many)
+        with pytest.raises(InputError) as slow:
+            summarize(read_flows(str(log)), FlowSummary(max_flows=max_flows))
+        with pytest.raises(InputError) as fast:
+            summarize_file(str(log), summary=FlowSummary(max_flows=max_flows))
+        with pytest.raises(InputError) as small:
+            column_fold(log, max_flows)
+        assert (str(fast.value), fast.value.line) == (str(slow.value), slow.value.line)
+        assert (str(small.value), small.value.line) == (str(slow.value), slow.value.line)
+        assert fast.value.line == row + 7   # after the six header lines
+
+
+@pytest.mark.parametrize("tail", ["1795000000.0\tC1\t198.18.0.1", "", "1795000000.0\tC1",
+                                  line("1795000000.0", "198.18.0.1", "52.28.0.1").rstrip("\n")])
+def test_a_log_cut_off_in_the_middle_of_a_line(tmp_path: Path, tail: str) -> None:
+    """The writer was killed: the last line has no newline. Same records, or the same error
+    ("last line, cut off?"), as the reader."""
+    log = tmp_path / "conn.log"
+    big_log(log, 6_000, seed=11)
+    whole = log.read_text(encoding="utf-8").replace("#close\t2026-11-24-01-01-32\n", "")
+    log.write_text(whole + tail, encoding="utf-8")
+    if tail.count("\t") in (0, 20):   # nothing, or a whole line: read, with or without its newline
+        fast = same(log, min_columns=20)
+        assert fast.records == 6_000 + bool(tail)
+        return
+    with pytest.raises(InputError) as slow:
+        summarize(read_flows(str(log)))
+    with pytest.raises(InputError) as fast:
+        column_fold(log, 20_000)
+    assert (str(fast.value), fast.value.line) == (str(slow.value), slow.value.line)
+    assert "cut off" in str(fast.value)
+
+
+def test_a_24_split_between_networks_and_addresses_in_none(tmp_path: Path) -> None:
+    """Folded per network, a /24 that network boundaries cut (3.64.1.0/24 and 3.2.44.0/24 hold
+    several cloud ranges) and addresses in no network (each its own label) are labelled address
+    by address, as the reader does."""
+    import random
+
+    rng = random.Random(8)
+    rows = [HEADER]
+    for i in range(12_000):
+        dst = rng.choice((f"52.28.{rng.randrange(256)}.{rng.randrange(1, 255)}", f"3.64.1.{rng.randrange(256)}",
+                          f"3.2.44.{rng.randrange(256)}", f"10.{rng.randrange(4)}.0.{rng.randrange(1, 255)}"))
+        rows.append(line(f"{1795000000 + i}.5", f"198.18.0.{rng.randrange(1, 40)}", dst, sport=str(rng.randrange(1024, 65536))))
+    log = tmp_path / "conn.log"
+    log.write_text("".join(rows), encoding="utf-8")
+    fast = same(log, max_flows=300, min_columns=50)
+    labels = {network for (_, network, _, _) in fast.networks}
+    assert {"3.64.1.0/26", "3.64.1.128/26"} <= labels and any(label.startswith("10.") for label in labels)
+
+
+def test_two_logs_into_one_summary_equal_the_reader(tmp_path: Path) -> None:
+    """A second file adds to what the first left: exact tuples, and the fold past ``max_flows``."""
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    big_log(first, 8_000, seed=21)
+    big_log(second, 8_000, seed=22, many=True)
+    for max_flows in (20_000, 2_000):
+        slow = summarize(read_flows(str(second)), summarize(read_flows(str(first)), FlowSummary(max_flows=max_flows)))
+        fast = summarize_file(str(second), summary=summarize_file(str(first), summary=FlowSummary(max_flows=max_flows)))
+        assert fast.records == slow.records == 16_000 and fast.folded == (max_flows < 10_000)
+        assert list(fast.flows.items()) == list(slow.flows.items())
+        assert list(fast.networks.items()) == list(slow.networks.items())

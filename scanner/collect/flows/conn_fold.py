@@ -1,0 +1,457 @@
+"""A Zeek TSV conn.log folded while it is read: a million connections in a few seconds.
+
+The file is read in blocks of 64 KiB (small enough that a block's values stay in the CPU cache).
+A block of plain data lines (ASCII, no header line, every line exactly as wide as the ``#fields``
+line, every value in the form Zeek writes it) is checked and converted column by column with
+calls that run in C: each distinct address is validated once per file, every port, time and
+byte count once per block. Records are then added up in slots (:class:`_Groups`): one dictionary
+look-up per record finds its slot, and only the sums run record by record. Any other block (a
+header, an unset or unusual value, a bad line, invalid UTF-8) is read line by line with the
+reader's own checks, so the summary and any error (file, line, what is wrong) are those of
+``summarize(read_flows(...))``; the tests compare the two.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
+from operator import add, itemgetter
+from typing import cast
+
+from scanner.collect.flows import zeek
+from scanner.collect.flows.inputs import (
+    MAX_LINE,
+    BoundedReader,
+    canonical_ip,
+    decode,
+)
+from scanner.collect.flows.netfold import Labeller, fold, labeller
+from scanner.collect.flows.records import ReadStats
+from scanner.errors import InputError
+from scanner.model.flows import SAMPLES, FlowKey, FlowStats, FlowSummary, NetStats
+
+BLOCK = 64 * 1024
+_NAMES = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
+_TIME_CHARS = str.maketrans("", "", "0123456789.")   # what is left of a plain epoch time: nothing
+_MAX_CACHE = 1_000_000
+_INF = float("inf")
+_OCTETS = frozenset(map(str, range(256)))   # the last part of a dotted quad, as inet_pton takes it
+
+
+def _blocks(stream: BoundedReader, size: int = BLOCK, max_line: int = MAX_LINE) -> Iterator[tuple[int, bytes, bool]]:
+    """``(lines before, block of whole lines without the last newline, ended by a newline)``.
+
+    The line-length rule of :func:`~scanner.collect.flows.inputs.iter_lines` holds: a line still
+    unended after ``max_line`` bytes is an error at its own line number.
+    """
+    lineno = 0
+    rest = b""
+    while True:
+        chunk = stream.read(size)
+        if not chunk:
+            break
+        if rest:
+            chunk = rest + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            rest = chunk
+        else:
+            body, rest = chunk[:cut], chunk[cut + 1:]
+            yield lineno, body, True
+            lineno += body.count(b"\n") + 1
+        if len(rest) > max_line:
+            raise InputError(f"line longer than {max_line} bytes", stream.source, lineno + 1)
+    if rest:
+        yield lineno, rest, False
+
+
+class _Addresses(dict[str, str]):
+    """Address text -> canonical address, each distinct text validated once (KeyError: not one).
+
+    A dotted quad that ``inet_pton`` accepts (four decimal parts, no leading zeros) is its own
+    canonical form; IPv6 goes through the reader's :func:`canonical_ip`. Bounded."""
+
+    def __missing__(self, text: str) -> str:
+        if ":" in text:
+            value = canonical_ip(text)
+            if value is None:
+                raise KeyError(text)
+        else:
+            try:
+                socket.inet_pton(socket.AF_INET, text)
+            except (OSError, ValueError):
+                raise KeyError(text) from None
+            value = text
+        if len(self) >= _MAX_CACHE:
+            self.clear()
+        self[text] = value
+        return value
+
+
+class _Networks(dict[str, str]):
+    """Canonical address -> its network's label (:func:`labeller`), once per address. Bounded."""
+
+    def __init__(self, label: Callable[[str], str]) -> None:
+        super().__init__()
+        self.label = label
+
+    def __missing__(self, ip: str) -> str:
+        if ":" not in ip:   # IPv6 comes here in canonical form, checked by _Addresses
+            try:
+                socket.inet_pton(socket.AF_INET, ip)
+            except (OSError, ValueError):
+                raise KeyError(ip) from None
+        if len(self) >= _MAX_CACHE:
+            self.clear()
+        value = self[ip] = self.label(ip)
+        return value
+
+
+class _Heads(dict[str, str]):
+    """IPv4 "a.b.c" -> the label all of its /24 has ("" when they differ), each /24 checked and
+    looked up once; KeyError when "a.b.c.0" is not an address. Bounded."""
+
+    def __init__(self, label: Labeller) -> None:
+        super().__init__()
+        self.label = label
+
+    def __missing__(self, head: str) -> str:
+        try:
+            socket.inet_pton(socket.AF_INET, head + ".0")
+        except (OSError, ValueError):
+            raise KeyError(head) from None
+        if len(self) >= _MAX_CACHE:
+            self.clear()
+        value = self[head] = self.label.of_24(head)
+        return value
+
+
+class _Groups(dict[FlowKey, int]):
+    """Records added up per key in flat lists, one slot per key (``self[key]`` makes a new one).
+
+    The per-record work is one look-up and three list updates; :class:`FlowStats` and
+    :class:`NetStats` objects are made once per key at the end. ``samples``: keep the first
+    :data:`SAMPLES` distinct destination addresses of each key (per-network aggregates).
+    """
+
+    def __init__(self, samples: bool = False) -> None:
+        super().__init__()
+        self.connections: Counter[int] = Counter()
+        self.bytes: list[int] = []
+        self.first: list[float] = []
+        self.last: list[float] = []
+        self.nobytes: set[int] = set()            # slots no record of which said its bytes
+        self.samples: list[list[str]] | None = [] if samples else None
+        self.more: set[int] = set()               # slots with more distinct addresses than samples
+
+    def __missing__(self, key: FlowKey) -> int:
+        slot = self[key] = len(self)
+        self.bytes.append(0)
+        self.first.append(_INF)
+        self.last.append(-_INF)
+        if self.samples is not None:
+            self.samples.append([])
+        return slot
+
+    def add_block(self, slots: list[int], times: list[float], totals: list[int]) -> None:
+        """Records that all have a time and a byte count."""
+        self.connections.update(slots)
+        if self.nobytes:
+            self.nobytes.difference_update(slots)
+        sums, first, last = self.bytes, self.first, self.last
+        for slot, ts, total in zip(slots, times, totals):
+            sums[slot] += total
+            if ts < first[slot]:
+                first[slot] = ts
+            if ts > last[slot]:
+                last[slot] = ts
+
+    def add_samples(self, pairs: Iterable[tuple[int, str]]) -> None:
+        """``(slot, address)`` pairs, each distinct pair once, in the order first seen."""
+        samples, more = self.samples, self.more
+        assert samples is not None
+        for slot, ip in pairs:
+            if slot in more:
+                continue
+            kept = samples[slot]
+            if ip not in kept:
+                if len(kept) < SAMPLES:
+                    kept.append(ip)
+                else:
+                    more.add(slot)
+
+    def add_one(self, key: FlowKey, ts: float | None, total: int | None, ip: str | None = None) -> None:
+        slot = self[key]
+        if total is None:
+            if not self.connections[slot]:
+                self.nobytes.add(slot)
+        else:
+            self.bytes[slot] += total
+            self.nobytes.discard(slot)
+        self.connections[slot] += 1
+        if ts is not None:
+            if ts < self.first[slot]:
+                self.first[slot] = ts
+            if ts > self.last[slot]:
+                self.last[slot] = ts
+        if ip is not None:
+            self.add_samples(((slot, ip),))
+
+    def absorb(self, flows: dict[FlowKey, FlowStats]) -> None:
+        """Take over exact tuples summarised before (an earlier file), in their order."""
+        for key, stats in flows.items():
+            slot = self[key]
+            self.connections[slot] = stats.connections
+            if stats.bytes is None:
+                self.nobytes.add(slot)
+            else:
+                self.bytes[slot] = stats.bytes
+            self.first[slot] = _INF if stats.first_ts is None else stats.first_ts
+            self.last[slot] = -_INF if stats.last_ts is None else stats.last_ts
+        flows.clear()
+
+    def _times(self, slot: int) -> tuple[float | None, float | None]:
+        first, last = self.first[slot], self.last[slot]
+        return (None if first == _INF else first), (None if last == -_INF else last)
+
+    def flows_into(self, flows: dict[FlowKey, FlowStats]) -> None:
+        for key, slot in self.items():
+            first, last = self._times(slot)
+            flows[key] = FlowStats(first, last, self.connections[slot],
+                                   None if slot in self.nobytes else self.bytes[slot])
+        self.clear()
+
+    def networks_into(self, networks: dict[FlowKey, NetStats]) -> None:
+        """Merge into per-network aggregates (those folded from exact tuples come first)."""
+        samples = self.samples
+        assert samples is not None
+        for key, slot in self.items():
+            first, last = self._times(slot)
+            agg = networks.get(key)
+            if agg is None:
+                agg = networks[key] = NetStats()
+            kept = samples[slot]
+            agg.add(kept[0], self.connections[slot], None if slot in self.nobytes else self.bytes[slot], first, last)
+            for ip in kept[1:]:
+                agg.add(ip, 0, None, None, None)
+            if slot in self.more:
+                agg.more_addresses = True
+        self.clear()
+
+
+def _port(text: str, cache: dict[str, int]) -> int:
+    """A port as the reader takes it (digits, at most five, at most 65535), remembered; else KeyError."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 5) or int(text) > 65535:
+        raise KeyError(text)
+    cache[text] = int(text)
+    return cache[text]
+
+
+def _digits(column: list[str], width: int) -> bool:
+    """Every value plain ASCII digits (the block is ASCII), none empty, none wider than ``width``."""
+    return all(column) and "".join(column).isdigit() and max(map(len, column)) <= width
+
+
+class ConnFold:
+    """The state of one conn.log being folded into a :class:`FlowSummary`."""
+
+    def __init__(self, out: FlowSummary, source: str, block: int = BLOCK) -> None:
+        self.out = out
+        self.block = block
+        self.source = source
+        self.head = zeek._Header()  # noqa: SLF001 - the reader's own header state, shared on purpose
+        self.label: Labeller | None = labeller() if out.folded else None
+        self.exact = _Groups()
+        self.networks = _Groups(samples=True)
+        self.ips = _Addresses()
+        self.nets = _Networks(self.label) if self.label is not None else None
+        self.heads = _Heads(self.label) if self.label is not None else None
+        self.ports: dict[str, int] = {}
+        self.cols: tuple[int, ...] = ()
+        self.byte_cols: tuple[int, ...] = ()
+        self.pick: Callable[[list[str]], tuple[str, ...]] | None = None   # all six columns present
+        self.have_fields = False
+        self.width = 0
+        self.records = 0
+        self.units = 0
+        self.column_blocks = 0   # blocks read as columns (the tests look)
+
+    def read(self, stream: BoundedReader, stats: ReadStats) -> None:
+        """Fold the whole stream; what was read before an error stays in the summary."""
+        if self.label is None:
+            self.exact.absorb(self.out.flows)
+        try:
+            for before, body, terminated in _blocks(stream, self.block):
+                if not (terminated and self.pick is not None and self.byte_cols and self._columns(body)):
+                    self._lines(body, before, terminated)
+        finally:
+            self.exact.flows_into(self.out.flows)
+            self.networks.networks_into(self.out.networks)
+            stats.units += self.units
+            stats.records += self.records
+            self.out.records += self.records
+
+    def _fold(self) -> None:
+        """Too many exact tuples: from now on per destination network (:func:`fold`)."""
+        self.exact.flows_into(self.out.flows)
+        self.label = labeller()
+        self.nets = _Networks(self.label)
+        self.heads = _Heads(self.label)
+        fold(self.out, self.label)
+
+    # --- a block as columns ---------------------------------------------------------------------
+
+    def _columns(self, body: bytes) -> bool:
+        """Fold ``body`` column by column; False (nothing changed) when a line needs the reader."""
+        sep, width = self.head.sep, self.width
+        if len(sep) != 1 or not body.isascii():
+            return False
+        text = body.decode("ascii")
+        if text[:1] == "#" or "\n#" in text:
+            return False
+        lines = text.split("\n")
+        if (lines[0].count(sep) != width - 1 or len(set(map(str.count, lines, repeat(sep)))) != 1
+                or (len(text) > MAX_LINE and max(map(len, lines)) > MAX_LINE)):
+            return False   # a line of another width (or an empty one, or one too long): the reader says
+        flat = text.replace("\n", sep).split(sep)
+        del lines, text
+        ts_c, src_c, sport_c, dst_c, port_c, proto_c, *byte_cs = [flat[i::width] for i in (*self.cols, *self.byte_cols)]
+        del flat
+        transports = zeek._TRANSPORT  # noqa: SLF001
+        protos = set(proto_c)
+        if not (protos <= transports.keys() and _digits(sport_c, 5) and _digits(port_c, 5)
+                and all(ts_c) and not "".join(ts_c).translate(_TIME_CHARS)
+                and all(_digits(column, 19) for column in byte_cs)):
+            return False
+        numbers = list(map(int, port_c))
+        if max(map(int, sport_c)) > 65535 or max(numbers) > 65535:
+            return False
+        ports = cast("list[int | None]", numbers)
+        try:
+            times = list(map(float, ts_c))   # digits and dots: only "1.2.3" or "." can fail
+            src_c = list(map(self.ips.__getitem__, src_c))
+            nets = None if self.nets is None else self._labels(dst_c)
+            if nets is None or ":" in "".join(dst_c):
+                dst_c = list(map(self.ips.__getitem__, dst_c))
+        except (KeyError, ValueError):
+            return False
+        # Everything is valid: from here on the block is folded in.
+        totals: list[int] = list(map(int, byte_cs[0]))
+        for column in byte_cs[1:]:
+            totals = list(map(add, totals, map(int, column)))
+        kinds = list(map(transports.__getitem__, proto_c))
+        if "icmp" in protos:   # Zeek puts the ICMP type/code in the port fields: not a port
+            ports = [None if kind == "icmp" else port for port, kind in zip(ports, kinds, strict=True)]
+        if nets is None:
+            slots = list(map(self.exact.__getitem__, zip(src_c, dst_c, ports, kinds)))
+            self.exact.add_block(slots, times, totals)
+            if len(self.exact) > self.out.max_flows:
+                self._fold()
+        else:
+            groups = self.networks
+            slots = list(map(groups.__getitem__, zip(src_c, nets, ports, kinds)))
+            groups.add_block(slots, times, totals)
+            groups.add_samples(dict.fromkeys(zip(slots, dst_c)))
+        self.records += len(slots)
+        self.units += len(slots)
+        self.column_blocks += 1
+        return True
+
+    def _labels(self, dst_c: list[str]) -> list[str]:
+        """The network label of each destination (KeyError: one is not an address). IPv4 by
+        its /24 where the whole /24 has one label, else address by address."""
+        nets, heads = self.nets, self.heads
+        assert nets is not None and heads is not None
+        if ":" in "".join(dst_c):
+            return list(map(nets.__getitem__, map(self.ips.__getitem__, dst_c)))
+        parts = list(map(str.rpartition, dst_c, repeat(".")))
+        if not _OCTETS.issuperset(map(itemgetter(2), parts)):
+            raise KeyError("not a dotted quad")
+        labels = list(map(heads.__getitem__, map(itemgetter(0), parts)))
+        if "" in labels:
+            labels = [label or nets[ip] for label, ip in zip(labels, dst_c, strict=True)]
+        return labels
+
+    # --- line by line, with the reader's checks ----------------------------------------------------
+
+    def _lines(self, body: bytes, before: int, terminated: bool) -> None:
+        source = self.source
+        for lineno, raw in enumerate(body.split(b"\n"), before + 1):
+            if len(raw) > MAX_LINE:
+                raise InputError(f"line longer than {MAX_LINE} bytes", source, lineno)
+            self._line(raw, lineno, terminated)
+
+    def _header(self, line: str, lineno: int) -> None:
+        head = self.head
+        head.directive(line, "conn", self.source, lineno)
+        index = head.index
+        self.have_fields = head.fields is not None
+        self.cols = tuple(index.get(name, -1) for name in _NAMES)
+        self.byte_cols = tuple(index[n] for n in zeek._byte_fields(index) if n in index)  # noqa: SLF001
+        self.width = len(head.fields or ())
+        self.pick = itemgetter(*self.cols) if min(self.cols) >= 0 else None
+
+    def _line(self, raw: bytes, lineno: int, terminated: bool) -> None:
+        """One line, as the reader reads it (the per-line fast checks, then the reader's parser)."""
+        self.units += 1
+        source = self.source
+        line = decode(raw, source, lineno)
+        if not line:
+            return
+        if line[0] == "#":
+            self._header(line, lineno)
+            return
+        head = self.head
+        if not self.have_fields:
+            raise InputError(zeek._cut("zeek conn.log: data before the #fields header line", terminated),  # noqa: SLF001
+                             source, lineno)
+        values = line.split(head.sep)
+        if len(values) != self.width:
+            raise InputError(zeek._cut(f"zeek conn.log: {len(values)} fields, #fields header says {self.width}",  # noqa: SLF001
+                                       terminated), source, lineno)
+        cols, unset, ips, ports = self.cols, head.unset, self.ips, self.ports
+        try:
+            if self.pick is not None:
+                t_ts, t_src, t_sport, t_dst, t_port, t_proto = self.pick(values)
+            else:
+                t_ts, t_src, t_sport, t_dst, t_port, t_proto = (values[i] if i >= 0 else unset for i in cols)
+            src, dst = ips[t_src], ips[t_dst]
+            transport = zeek._TRANSPORT[t_proto]  # noqa: SLF001
+            port: int | None = ports.get(t_port)
+            if port is None:
+                port = _port(t_port, ports)
+            if t_sport not in ports:
+                _port(t_sport, ports)   # validated once, as the reader does every time
+            ts: float | None = None
+            if t_ts != unset:
+                ts = float(t_ts)
+                if ts - ts != 0.0 or "_" in t_ts:   # nan, inf, 1_000: the reader's error
+                    raise KeyError(t_ts)
+            total: int | None = None
+            for i in self.byte_cols:
+                text = values[i]
+                if text != unset:
+                    if not (text.isdigit() and text.isascii() and len(text) <= 19):
+                        raise KeyError(text)
+                    total = (total or 0) + int(text)
+            if transport == "icmp":
+                port = None
+        except (KeyError, ValueError):
+            with zeek._cut_if_unterminated(terminated):  # noqa: SLF001
+                record = zeek._conn_tsv(values, head, source, lineno)  # noqa: SLF001 - exact record or error
+            src, dst, port, transport, total, ts = (record.src_ip, record.dst_ip, record.dst_port,
+                                                    record.transport, record.bytes, record.ts)
+            for i, value in ((cols[1], src), (cols[3], dst)):
+                ips[values[i]] = value   # the reader validated them: the fast path takes them next time
+        self.records += 1
+        self._add(src, dst, port, transport, ts, total)
+
+    def _add(self, src: str, dst: str, port: int | None, transport: str, ts: float | None, total: int | None) -> None:
+        if self.nets is None:
+            self.exact.add_one((src, dst, port, transport), ts, total)
+            if len(self.exact) > self.out.max_flows:
+                self._fold()
+        else:
+            self.networks.add_one((src, self.nets[dst], port, transport), ts, total, dst)
