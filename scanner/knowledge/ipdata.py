@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import sys
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -41,12 +42,14 @@ class _Table:
 @lru_cache(maxsize=1)
 def _v4() -> _Table:
     raw = gzip.decompress(find("asn-v4.bin.gz", "asn")[0].read_bytes())
-    starts, ends, asns = array("I"), array("I"), array("I")
-    for start, end, asn in struct.iter_unpack(">III", raw):
-        starts.append(start)
-        ends.append(end)
-        asns.append(asn)
-    return _Table(starts, ends, asns)
+    if len(raw) % 12:
+        raise ValueError("asn-v4.bin.gz: not a whole number of (start, end, asn) records")
+    values = array("I", raw)   # big-endian 32-bit triples, read at once (not record by record)
+    if values.itemsize != 4:
+        values = array("I", [v for (v,) in struct.iter_unpack(">I", raw)])
+    elif sys.byteorder == "little":
+        values.byteswap()
+    return _Table(values[0::3], values[1::3], values[2::3])
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -10,7 +11,15 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 @lru_cache(maxsize=65536)
 def parse_ip(text: str | None) -> IPAddress | None:
-    """``text`` as an address, or None when it is not one."""
+    """``text`` as an address, or None when it is not one.
+
+    A dotted quad goes through ``inet_pton`` (strict like ``ipaddress``: four decimal parts, no
+    leading zeros) and is built from its four bytes, several times faster than parsing the text."""
+    if text and ":" not in text:
+        try:
+            return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
+        except (OSError, ValueError):
+            return None
     try:
         return ipaddress.ip_address(text or "")
     except ValueError:

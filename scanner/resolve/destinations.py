@@ -16,19 +16,21 @@ from typing import Any
 
 from scanner.knowledge.fingerprints import FingerprintDB
 from scanner.model import Destination, Device, Evidence
-from scanner.model.addresses import is_global
+from scanner.model.addresses import is_global, parse_ip
 from scanner.model.flows import FlowSummary, NetStats
+
+
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 
 
 @lru_cache(maxsize=65536)
 def _is_host(ip: str) -> bool:
     """A unicast address a device can have: not 0.0.0.0 (DHCP), multicast, broadcast or loopback."""
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
+    addr = parse_ip(ip)
+    if addr is None:
         return False
     return not (addr.is_unspecified or addr.is_multicast or addr.is_loopback
-                or (addr.version == 4 and addr == ipaddress.IPv4Address("255.255.255.255")))
+                or (addr.version == 4 and addr == _BROADCAST))
 
 
 def destinations_from_flows(known_ips: set[str], summary: FlowSummary,

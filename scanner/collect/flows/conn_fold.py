@@ -16,7 +16,7 @@ from __future__ import annotations
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from itertools import repeat
+from itertools import compress, repeat
 from operator import add, itemgetter
 from typing import cast
 
@@ -353,7 +353,9 @@ class ConnFold:
             groups = self.networks
             slots = list(map(groups.__getitem__, zip(src_c, nets, ports, kinds)))
             groups.add_block(slots, times, totals)
-            groups.add_samples(dict.fromkeys(zip(slots, dst_c)))
+            hungry = set(slots).difference(groups.more)   # keys still taking sample addresses
+            if hungry:
+                groups.add_samples(dict.fromkeys(compress(zip(slots, dst_c), map(hungry.__contains__, slots))))
         self.records += len(slots)
         self.units += len(slots)
         self.column_blocks += 1
