@@ -39,6 +39,7 @@ bench: setup
 	$(SUDO) $(BIN)/python bench/live_scan.py
 	$(BIN)/python bench/identify.py
 	$(BIN)/python bench/nmap_import.py
+	$(BIN)/python bench/flows.py
 	$(SUDO) $(BIN)/python bench/stop_signal.py
 
 # Re-record the lab's nmap XML (tests/data) and the replay used by `cityscan demo` without root.

@@ -9,14 +9,14 @@ few cloud regions). Nothing ever connects to them: reading and enriching are off
 - high cardinality: most connections go to a random address of the network (CDN and cloud front
   ends rotate addresses): ~790,000 distinct (device, address, port) tuples in 1,000,000 records.
 
-Each way is measured in a fresh process that first times a bare ``csv.reader`` pass over the same
-file: aggregating while reading (``summarize_file``) plus the resolve stage (destinations,
-operator, location, jurisdictions: ``pipeline.resolve``), and, for comparison, the pipeline's
-reading path today (``pipeline.flow_summary``: read_flows + summarize) plus the same resolve;
-each with its ratio to the csv pass (target <= 3) and its peak RSS (target < 500 MB). Figures
-only, no assertions.
+Each run is a fresh process that first times a bare ``csv.reader`` pass over the same file, then
+the pipeline's way: ``pipeline.flow_summary`` (Zeek conn logs are folded while they are read)
+plus the resolve stage (destinations, operator, location, jurisdictions: ``pipeline.resolve``),
+with its ratio to the csv pass (target <= 3) and its peak RSS (target < 500 MB). A shared or
+virtual machine's speed wanders by a fifth from one second to the next, so each case runs
+RUNS times and the median ratio is printed with the range. Figures only, no assertions.
 
-Run: .venv/bin/python bench/flows.py [RECORDS]   (default 1,000,000)
+Run: .venv/bin/python bench/flows.py [RECORDS] [RUNS]   (default 1,000,000 and 3)
 """
 
 from __future__ import annotations
@@ -101,12 +101,8 @@ def distinct_tuples(path: str) -> int:
     return len(seen)
 
 
-def measure(path: str, mode: str) -> dict[str, float | int]:
-    """In this (fresh) process: a bare csv read, then cityscan's way (``mode``) over the same file.
-
-    ``fast``: aggregating while reading (``summarize_file``) + the resolve stage; ``pipeline``:
-    ``pipeline.flow_summary`` as it reads today (read_flows + summarize) + the resolve stage.
-    """
+def measure(path: str, count_tuples: bool) -> dict[str, float | int]:
+    """In this (fresh) process: a bare csv read, then cityscan's way over the same file."""
     started = time.perf_counter()
     rows = 0
     with open(path, newline="", encoding="utf-8") as handle:
@@ -114,12 +110,11 @@ def measure(path: str, mode: str) -> dict[str, float | int]:
             rows += 1
     csv_s = time.perf_counter() - started
 
-    from scanner.collect.flows.summary import summarize_file
     from scanner.model import ScanInfo, ScanResult
     from scanner.pipeline import flow_summary, resolve
 
     started = time.perf_counter()
-    summary = summarize_file(path) if mode == "fast" else flow_summary([path])
+    summary = flow_summary([path])
     read_s = time.perf_counter() - started
     assert summary is not None
     result = ScanResult(scan=ScanInfo(started_at="2026-11-23T00:00:00Z"))
@@ -130,38 +125,42 @@ def measure(path: str, mode: str) -> dict[str, float | int]:
     return {"rows": rows, "csv_s": csv_s, "read_s": read_s, "total_s": total_s, "records": summary.records,
             "exact": len(summary.flows), "networks": len(summary.networks), "destinations": len(result.destinations),
             "located": located, "devices": len(result.devices), "peak_rss_mb": peak,
-            "tuples": distinct_tuples(path) if mode == "fast" else 0}   # last: not counted in the peak
+            "tuples": distinct_tuples(path) if count_tuples else 0}   # last: not counted in the peak
 
 
-def child(path: str, mode: str) -> dict[str, float | int]:
+def child(path: str, count_tuples: bool) -> dict[str, float | int]:
     """``measure`` in a fresh interpreter (started by exec from a small parent, so its peak RSS is its own)."""
-    run = subprocess.run([sys.executable, __file__, "--measure", path, mode], check=True, capture_output=True,
+    run = subprocess.run([sys.executable, __file__, "--measure", path, "count" if count_tuples else "-"],
+                         check=True, capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
     return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def main() -> None:
     if len(sys.argv) > 3 and sys.argv[1] == "--measure":
-        print(json.dumps(measure(sys.argv[2], sys.argv[3])))
+        print(json.dumps(measure(sys.argv[2], sys.argv[3] == "count")))
         return
     count = int(sys.argv[1]) if len(sys.argv) > 1 else RECORDS
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     workdir = tempfile.mkdtemp(prefix="cityscan-bench-flows-")
     try:
         for name, high in (("low cardinality", False), ("high cardinality", True)):
             path = os.path.join(workdir, f"conn-{'high' if high else 'low'}.log")
             generate(path, count, high)
-            m, p = child(path, "fast"), child(path, "pipeline")
+            results = [child(path, i == 0) for i in range(runs)]
+            m = results[0]
+            ratios = sorted(r["total_s"] / r["csv_s"] for r in results)
+            reads = sorted(r["read_s"] / r["csv_s"] for r in results)
+            median = results[[r["total_s"] / r["csv_s"] for r in results].index(ratios[len(ratios) // 2])]
             print(f"{name}: {count:,} Zeek conn records ({os.path.getsize(path) / 1e6:.0f} MB), "
                   f"{m['tuples']:,} distinct (device, address, port) tuples")
-            print(f"  aggregating while reading (summarize_file) + resolve: {m['total_s']:.2f} s = "
-                  f"{m['total_s'] / m['csv_s']:.1f}x a bare csv read ({m['csv_s']:.2f} s) (target <= 3x); "
-                  f"reading {m['read_s'] / m['csv_s']:.1f}x, enrichment {(m['total_s'] - m['read_s']) / m['csv_s']:.2f}x")
+            print(f"  read (pipeline.flow_summary) + resolve: {ratios[len(ratios) // 2]:.1f}x a bare csv read "
+                  f"(median of {runs} runs, {ratios[0]:.1f}x-{ratios[-1]:.1f}x; target <= 3x), e.g. "
+                  f"{median['total_s']:.2f} s against {median['csv_s']:.2f} s; reading alone "
+                  f"{reads[len(reads) // 2]:.1f}x, enrichment {(median['total_s'] - median['read_s']) / median['csv_s']:.2f}x")
             print(f"    -> {m['destinations']:,} destinations ({m['located']:,} located), {m['devices']:,} devices; "
                   f"kept {m['exact']:,} exact tuples, {m['networks']:,} per-network aggregates; "
-                  f"peak RSS {m['peak_rss_mb']:.0f} MB (target < 500 MB)")
-            print(f"  pipeline.flow_summary as today (read_flows + summarize) + resolve: {p['total_s']:.2f} s = "
-                  f"{p['total_s'] / p['csv_s']:.1f}x csv ({p['csv_s']:.2f} s); reading {p['read_s'] / p['csv_s']:.1f}x; "
-                  f"peak RSS {p['peak_rss_mb']:.0f} MB")
+                  f"peak RSS {max(r['peak_rss_mb'] for r in results):.0f} MB (target < 500 MB)")
             os.unlink(path)
     finally:
         for leftover in os.listdir(workdir):

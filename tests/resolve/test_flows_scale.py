@@ -245,3 +245,66 @@ def test_two_logs_into_one_summary_equal_the_reader(tmp_path: Path) -> None:
         assert fast.records == slow.records == 16_000 and fast.folded == (max_flows < 10_000)
         assert list(fast.flows.items()) == list(slow.flows.items())
         assert list(fast.networks.items()) == list(slow.networks.items())
+
+
+# --- found by a differential fuzzer (a review): each now the reader's answer ---------------------
+
+SHORT_FIELDS = "#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\torig_bytes\tresp_bytes\n"
+SHORT_ROW = "1.0\t10.0.0.1\t5\t10.0.0.2\t80\ttcp\t1\t2\n"
+
+
+def reader_and_fast(path: Path, before: FlowSummary | None = None) -> list[tuple[object, ...]]:
+    """(records, flows, networks, error) of the reader and of the fast path, from copies of ``before``."""
+    import copy
+
+    out = []
+    for way in (lambda o: summarize(read_flows(str(path)), o), lambda o: summarize_file(str(path), summary=o)):
+        summary = copy.deepcopy(before) if before is not None else FlowSummary()
+        try:
+            way(summary)
+            error = None
+        except InputError as exc:
+            error = (str(exc), exc.line)
+        out.append((summary.records, list(summary.flows.items()), list(summary.networks.items()), error))
+    return out
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("an unset marker that is a port", "#unset_field\t443\n" + SHORT_FIELDS + SHORT_ROW.replace("\t80\t", "\t443\t") * 3000),
+    ("one that is a transport", "#unset_field\ttcp\n" + SHORT_FIELDS + SHORT_ROW * 3000),
+    ("one that is a byte count", "#unset_field\t0\n" + SHORT_FIELDS + SHORT_ROW.replace("\t1\t2\n", "\t0\t0\n") * 3000),
+    ("one that is a time", "#unset_field\t1.0\n" + SHORT_FIELDS + SHORT_ROW * 3000),
+    ("one that is an address", "#unset_field\t10.0.0.2\n" + SHORT_FIELDS + SHORT_ROW * 3000),
+    ("a time of 400 digits (float says inf)", SHORT_FIELDS + SHORT_ROW * 3000 + SHORT_ROW.replace("1.0", "1" * 400, 1)),
+], ids=lambda value: value if len(value) < 60 else "")
+def test_values_the_reader_reads_otherwise(tmp_path: Path, name: str, text: str) -> None:
+    log = tmp_path / "conn.log"
+    log.write_text(text, encoding="utf-8")
+    slow, fast = reader_and_fast(log)
+    assert fast == slow
+
+
+def test_a_gzip_log_cut_off_fails_after_the_same_lines(tmp_path: Path) -> None:
+    """The reader reads 1 MiB at a time, and so does the fast path (in smaller blocks after): a read
+    error (gzip cut off) comes before the same lines, with none of the rest."""
+    import gzip
+
+    data = gzip.compress((SHORT_FIELDS + SHORT_ROW * 200_000).encode())
+    log = tmp_path / "conn.log.gz"
+    log.write_bytes(data[: len(data) // 2])
+    slow, fast = reader_and_fast(log)
+    assert fast == slow and fast[3] is not None and "gzip data cut off" in str(fast[3][0])
+
+
+def test_a_summary_passed_in_is_kept_as_the_reader_keeps_it(tmp_path: Path) -> None:
+    """Already over max_flows: folded only when a new tuple comes (none does here); a tuple of 0
+    connections that said its bytes keeps them when a record without bytes is added."""
+    from scanner.model.flows import FlowStats
+
+    log = tmp_path / "conn.log"
+    log.write_text(SHORT_FIELDS + SHORT_ROW + SHORT_ROW.replace("\t1\t2\n", "\t-\t-\n"), encoding="utf-8")
+    before = FlowSummary(max_flows=1)
+    before.flows[("10.0.0.1", "10.0.0.2", 80, "tcp")] = FlowStats(0.5, 0.5, 0, 5)
+    before.flows[("10.0.0.1", "10.0.0.3", 80, "tcp")] = FlowStats(0.5, 0.5, 1, 3)
+    slow, fast = reader_and_fast(log, before)
+    assert fast == slow and not fast[2] and dict(fast[1])[("10.0.0.1", "10.0.0.2", 80, "tcp")].bytes == 8

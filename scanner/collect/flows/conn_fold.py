@@ -1,14 +1,16 @@
 """A Zeek TSV conn.log folded while it is read: a million connections in a few seconds.
 
-The file is read in blocks of 64 KiB (small enough that a block's values stay in the CPU cache).
-A block of plain data lines (ASCII, no header line, every line exactly as wide as the ``#fields``
-line, every value in the form Zeek writes it) is checked and converted column by column with
-calls that run in C: each distinct address is validated once per file, every port, time and
-byte count once per block. Records are then added up in slots (:class:`_Groups`): one dictionary
-look-up per record finds its slot, and only the sums run record by record. Any other block (a
-header, an unset or unusual value, a bad line, invalid UTF-8) is read line by line with the
-reader's own checks, so the summary and any error (file, line, what is wrong) are those of
-``summarize(read_flows(...))``; the tests compare the two.
+The file is read 1 MiB at a time (as the reader reads it) and folded in blocks of about 64 KiB
+(small enough that a block's values stay in the CPU cache). A block of plain data lines (ASCII,
+no header line, every line exactly as wide as the ``#fields`` line, every value in the form Zeek
+writes it) is checked and converted column by column with calls that run in C: each distinct
+address and /24 is validated and labelled once per file, every port, time and byte count once
+per block. Records are then added up in slots (:class:`_Groups`): one dictionary look-up per
+record finds its slot, and only the sums run record by record. Any other block (a header, an
+unset or unusual value, a bad line, invalid UTF-8), and every line of a log whose unset marker
+could be read as a value, is read line by line with the reader's own checks, so the summary and
+any error (file, line, what is wrong) are those of ``summarize(read_flows(...))``; the tests
+compare the two, and a differential fuzzer did too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import cast
 
 from scanner.collect.flows import zeek
 from scanner.collect.flows.inputs import (
+    CHUNK,
     MAX_LINE,
     BoundedReader,
     canonical_ip,
@@ -49,18 +52,23 @@ def _blocks(stream: BoundedReader, size: int = BLOCK, max_line: int = MAX_LINE) 
     lineno = 0
     rest = b""
     while True:
-        chunk = stream.read(size)
-        if not chunk:
+        chunk = stream.read(CHUNK)   # the reader's read size: a read error (gzip cut off, the size
+        if not chunk:                # limit) comes after the same lines
             break
         if rest:
             chunk = rest + chunk
-        cut = chunk.rfind(b"\n")
-        if cut < 0:
-            rest = chunk
-        else:
-            body, rest = chunk[:cut], chunk[cut + 1:]
+        start = 0
+        while True:   # blocks of about ``size`` bytes, each ended at a line break
+            cut = chunk.rfind(b"\n", start, start + size)
+            if cut < 0:
+                cut = chunk.find(b"\n", start + size)
+                if cut < 0:
+                    break
+            body = chunk[start:cut]
             yield lineno, body, True
             lineno += body.count(b"\n") + 1
+            start = cut + 1
+        rest = chunk[start:]
         if len(rest) > max_line:
             raise InputError(f"line longer than {max_line} bytes", stream.source, lineno + 1)
     if rest:
@@ -87,25 +95,6 @@ class _Addresses(dict[str, str]):
         if len(self) >= _MAX_CACHE:
             self.clear()
         self[text] = value
-        return value
-
-
-class _Networks(dict[str, str]):
-    """Canonical address -> its network's label (:func:`labeller`), once per address. Bounded."""
-
-    def __init__(self, label: Callable[[str], str]) -> None:
-        super().__init__()
-        self.label = label
-
-    def __missing__(self, ip: str) -> str:
-        if ":" not in ip:   # IPv6 comes here in canonical form, checked by _Addresses
-            try:
-                socket.inet_pton(socket.AF_INET, ip)
-            except (OSError, ValueError):
-                raise KeyError(ip) from None
-        if len(self) >= _MAX_CACHE:
-            self.clear()
-        value = self[ip] = self.label(ip)
         return value
 
 
@@ -148,6 +137,7 @@ class _Groups(dict[FlowKey, int]):
 
     def __missing__(self, key: FlowKey) -> int:
         slot = self[key] = len(self)
+        self.nobytes.add(slot)   # until a record says its bytes
         self.bytes.append(0)
         self.first.append(_INF)
         self.last.append(-_INF)
@@ -158,8 +148,7 @@ class _Groups(dict[FlowKey, int]):
     def add_block(self, slots: list[int], times: list[float], totals: list[int]) -> None:
         """Records that all have a time and a byte count."""
         self.connections.update(slots)
-        if self.nobytes:
-            self.nobytes.difference_update(slots)
+        self.nobytes.difference_update(slots)
         sums, first, last = self.bytes, self.first, self.last
         for slot, ts, total in zip(slots, times, totals):
             sums[slot] += total
@@ -184,10 +173,7 @@ class _Groups(dict[FlowKey, int]):
 
     def add_one(self, key: FlowKey, ts: float | None, total: int | None, ip: str | None = None) -> None:
         slot = self[key]
-        if total is None:
-            if not self.connections[slot]:
-                self.nobytes.add(slot)
-        else:
+        if total is not None:
             self.bytes[slot] += total
             self.nobytes.discard(slot)
         self.connections[slot] += 1
@@ -204,10 +190,9 @@ class _Groups(dict[FlowKey, int]):
         for key, stats in flows.items():
             slot = self[key]
             self.connections[slot] = stats.connections
-            if stats.bytes is None:
-                self.nobytes.add(slot)
-            else:
+            if stats.bytes is not None:
                 self.bytes[slot] = stats.bytes
+                self.nobytes.discard(slot)
             self.first[slot] = _INF if stats.first_ts is None else stats.first_ts
             self.last[slot] = -_INF if stats.last_ts is None else stats.last_ts
         flows.clear()
@@ -266,13 +251,13 @@ class ConnFold:
         self.exact = _Groups()
         self.networks = _Groups(samples=True)
         self.ips = _Addresses()
-        self.nets = _Networks(self.label) if self.label is not None else None
         self.heads = _Heads(self.label) if self.label is not None else None
         self.ports: dict[str, int] = {}
         self.cols: tuple[int, ...] = ()
         self.byte_cols: tuple[int, ...] = ()
         self.pick: Callable[[list[str]], tuple[str, ...]] | None = None   # all six columns present
         self.have_fields = False
+        self.odd_unset = False
         self.width = 0
         self.records = 0
         self.units = 0
@@ -297,7 +282,6 @@ class ConnFold:
         """Too many exact tuples: from now on per destination network (:func:`fold`)."""
         self.exact.flows_into(self.out.flows)
         self.label = labeller()
-        self.nets = _Networks(self.label)
         self.heads = _Heads(self.label)
         fold(self.out, self.label)
 
@@ -330,9 +314,11 @@ class ConnFold:
             return False
         ports = cast("list[int | None]", numbers)
         try:
-            times = list(map(float, ts_c))   # digits and dots: only "1.2.3" or "." can fail
+            times = list(map(float, ts_c))   # digits and dots: "1.2.3" and "." fail here ...
+            if max(times) == _INF:
+                return False                 # ... and 310 digits or more overflow: the reader's error
             src_c = list(map(self.ips.__getitem__, src_c))
-            nets = None if self.nets is None else self._labels(dst_c)
+            nets = None if self.label is None else self._labels(dst_c)
             if nets is None or ":" in "".join(dst_c):
                 dst_c = list(map(self.ips.__getitem__, dst_c))
         except (KeyError, ValueError):
@@ -345,9 +331,10 @@ class ConnFold:
         if "icmp" in protos:   # Zeek puts the ICMP type/code in the port fields: not a port
             ports = [None if kind == "icmp" else port for port, kind in zip(ports, kinds, strict=True)]
         if nets is None:
+            before = len(self.exact)
             slots = list(map(self.exact.__getitem__, zip(src_c, dst_c, ports, kinds)))
             self.exact.add_block(slots, times, totals)
-            if len(self.exact) > self.out.max_flows:
+            if len(self.exact) > max(before, self.out.max_flows):   # a new tuple past max_flows
                 self._fold()
         else:
             groups = self.networks
@@ -364,16 +351,16 @@ class ConnFold:
     def _labels(self, dst_c: list[str]) -> list[str]:
         """The network label of each destination (KeyError: one is not an address). IPv4 by
         its /24 where the whole /24 has one label, else address by address."""
-        nets, heads = self.nets, self.heads
-        assert nets is not None and heads is not None
+        label, heads = self.label, self.heads
+        assert label is not None and heads is not None
         if ":" in "".join(dst_c):
-            return list(map(nets.__getitem__, map(self.ips.__getitem__, dst_c)))
+            return list(map(label, map(self.ips.__getitem__, dst_c)))
         parts = list(map(str.rpartition, dst_c, repeat(".")))
         if not _OCTETS.issuperset(map(itemgetter(2), parts)):
             raise KeyError("not a dotted quad")
         labels = list(map(heads.__getitem__, map(itemgetter(0), parts)))
         if "" in labels:
-            labels = [label or nets[ip] for label, ip in zip(labels, dst_c, strict=True)]
+            labels = [known or label(ip) for known, ip in zip(labels, dst_c, strict=True)]
         return labels
 
     # --- line by line, with the reader's checks ----------------------------------------------------
@@ -393,7 +380,12 @@ class ConnFold:
         self.cols = tuple(index.get(name, -1) for name in _NAMES)
         self.byte_cols = tuple(index[n] for n in zeek._byte_fields(index) if n in index)  # noqa: SLF001
         self.width = len(head.fields or ())
-        self.pick = itemgetter(*self.cols) if min(self.cols) >= 0 else None
+        unset = head.unset
+        # An unset marker that reads as a value ("443", "tcp", "1.0", an address): only the reader's
+        # own rules tell the two apart, line by line.
+        self.odd_unset = (unset in zeek._TRANSPORT or not unset.translate(_TIME_CHARS)  # noqa: SLF001
+                          or canonical_ip(unset) is not None)
+        self.pick = itemgetter(*self.cols) if min(self.cols) >= 0 and not self.odd_unset else None
 
     def _line(self, raw: bytes, lineno: int, terminated: bool) -> None:
         """One line, as the reader reads it (the per-line fast checks, then the reader's parser)."""
@@ -415,6 +407,8 @@ class ConnFold:
                                        terminated), source, lineno)
         cols, unset, ips, ports = self.cols, head.unset, self.ips, self.ports
         try:
+            if self.odd_unset:
+                raise KeyError(unset)
             if self.pick is not None:
                 t_ts, t_src, t_sport, t_dst, t_port, t_proto = self.pick(values)
             else:
@@ -451,9 +445,10 @@ class ConnFold:
         self._add(src, dst, port, transport, ts, total)
 
     def _add(self, src: str, dst: str, port: int | None, transport: str, ts: float | None, total: int | None) -> None:
-        if self.nets is None:
+        if self.label is None:
+            before = len(self.exact)
             self.exact.add_one((src, dst, port, transport), ts, total)
-            if len(self.exact) > self.out.max_flows:
+            if len(self.exact) > max(before, self.out.max_flows):   # a new tuple past max_flows
                 self._fold()
         else:
-            self.networks.add_one((src, self.nets[dst], port, transport), ts, total, dst)
+            self.networks.add_one((src, self.label(dst), port, transport), ts, total, dst)
