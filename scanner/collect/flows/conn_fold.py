@@ -38,7 +38,7 @@ from scanner.model.flows import SAMPLES, FlowKey, FlowStats, FlowSummary, NetSta
 BLOCK = 64 * 1024
 _NAMES = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
 _TIME_CHARS = str.maketrans("", "", "0123456789.")   # what is left of a plain epoch time: nothing
-_MAX_CACHE = 1_000_000
+_MAX_CACHE = 262_144   # entries per address cache (IPv6 traffic can bring millions of distinct ones)
 _INF = float("inf")
 _OCTETS = frozenset(map(str, range(256)))   # the last part of a dotted quad, as inet_pton takes it
 
