@@ -15,35 +15,60 @@ from scanner.model.flows import FlowSummary, NetStats
 
 
 class Labeller:
-    """Address -> its network's label, remembered per address, per network, and per IPv4 /24
-    that lies inside one network (so a new address of a known /24 costs one dictionary look-up)."""
+    """Address -> its network's label, remembered per address, per network, and per IPv4 /24 or
+    IPv6 /48 that lies inside one network (so a new address of a known /24 or /48 costs one
+    dictionary look-up: CDN and cloud front ends rotate their addresses)."""
 
     def __init__(self) -> None:
         self.index = network_index()
         self.by_ip: dict[str, str] = {}
         self.by_net: dict[int, str] = {}
         self.by_24: dict[str, str] = {}   # "a.b.c" -> label, for a /24 wholly inside one network
+        self.by_48: dict[bytes, str] = {}  # the first 6 bytes -> label, for a /48 wholly inside one network
 
     def __call__(self, ip: str) -> str:
         found = self.by_ip.get(ip)
         if found is not None:
             return found
-        head = None if ":" in ip else ip.rpartition(".")[0]
-        if head is not None:
-            found = self.by_24.get(head)
+        if ":" in ip:
+            try:
+                packed = socket.inet_pton(socket.AF_INET6, ip.split("%", 1)[0])
+            except (OSError, ValueError):
+                packed = b""
+            head48 = packed[:6]
+            found = self.by_48.get(head48) if packed else None
             if found is not None:
                 return found
+            return self._look_up(ip, None, head48 or None)
+        head = ip.rpartition(".")[0]
+        found = self.by_24.get(head)
+        if found is not None:
+            return found
+        return self._look_up(ip, head, None)
+
+    def _look_up(self, ip: str, head: str | None, head48: bytes | None) -> str:
+        """Label of ``ip`` from the index, remembered for its /24 (/48) when that lies in one network."""
         net: Network | None = self.index.network(ip)
         if net is None:
             found = ip
         else:
-            found = self.by_net.get(id(net))
-            if found is None:
-                found = self.by_net[id(net)] = ip if net.lo == net.hi else net.label
+            known = self.by_net.get(id(net))
+            if known is None:
+                known = self.by_net[id(net)] = ip if net.lo == net.hi else net.label
+            found = known
             if head is not None and net.version == 4:
                 base = int.from_bytes(socket.inet_aton(ip), "big") & ~0xFF
                 if net.lo <= base and base + 0xFF <= net.hi:
+                    if len(self.by_24) >= 1_000_000:
+                        self.by_24.clear()
                     self.by_24[head] = found
+                    return found
+            if head48 is not None and net.version == 6:
+                base = int.from_bytes(head48, "big") << 80
+                if net.lo <= base and base + (1 << 80) - 1 <= net.hi:
+                    if len(self.by_48) >= 1_000_000:
+                        self.by_48.clear()
+                    self.by_48[head48] = found
                     return found
         if len(self.by_ip) >= 1_000_000:
             self.by_ip.clear()   # bounded: the /24 and network memories keep the common case fast
