@@ -49,15 +49,20 @@ def describe_countries(codes: set[str], law: Jurisdiction | None = None) -> dict
 def resolve(result: ScanResult, summary: FlowSummary | None = None, online: OnlineLookups | None = None,
             db: FingerprintDB | None = None) -> Resolution:
     """Every destination of the scan's devices (those already in ``result`` kept), enriched."""
-    db = db or default_db()
     own = ownership()
     found: list[Destination] = list(result.destinations)
     new_devices: list[Device] = []
     if summary is not None:
         observed, new_devices = destinations_from_flows({d.ip for d in result.devices}, summary)
         found += observed
-    found += destinations_from_fingerprints([*result.devices, *new_devices], db)
+    devices = [*result.devices, *new_devices]
+    if db is None and any(d.vendor for d in devices):   # loaded only when asked: a flows-only run needs none
+        db = default_db()
+    if db is not None:
+        found += destinations_from_fingerprints(devices, db)
     merged = merge(found)
+    if db is None and any(d.host for d in merged):
+        db = default_db()
     for dest in merged:
         if not dest.jurisdictions:
             facts = online.facts_for(dest.host, dest.ip) if online is not None else None

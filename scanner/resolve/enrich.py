@@ -20,8 +20,8 @@ from scanner.model import Destination, Evidence
 from scanner.resolve.online import OnlineFacts
 
 
-def _vendor_for_host(host: str | None, db: FingerprintDB) -> Vendor | None:
-    if not host:
+def _vendor_for_host(host: str | None, db: FingerprintDB | None) -> Vendor | None:
+    if not host or db is None:
         return None
     host = host.lower().rstrip(".")
     for vendor in db.vendors.values():
@@ -56,9 +56,10 @@ def _locate(dest: Destination) -> None:
                                                   f"source {where.source}{registry}"))
 
 
-def enrich(dest: Destination, own: Ownership, db: FingerprintDB, online: OnlineFacts | None = None) -> Destination:
+def enrich(dest: Destination, own: Ownership, db: FingerprintDB | None, online: OnlineFacts | None = None) -> Destination:
     """Fill ASN, owner, company, parent, country and jurisdictions of a destination this stage
-    built, each with its source; ``online`` holds what the opt-in look-ups found for it."""
+    built, each with its source; ``online`` holds what the opt-in look-ups found for it. ``db``
+    (the vendors' cloud endpoints) is needed only for a destination with a host name."""
     if online is not None:
         before = dest.country
         online.merge_into(dest)
