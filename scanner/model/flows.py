@@ -27,6 +27,7 @@ class FlowStats:
     last_ts: float | None = None
     connections: int = 0
     bytes: int | None = None      # None when no record said
+    bytes_out: int | None = None  # sent by the source (None when no record said)
 
 
 @dataclass(slots=True)
@@ -39,11 +40,15 @@ class NetStats:
     bytes: int | None = None
     addresses: list[str] = field(default_factory=list)   # the first SAMPLES distinct addresses seen
     more_addresses: bool = False                          # more than those were seen
+    bytes_out: int | None = None
 
-    def add(self, ip: str, connections: int, bytes_: int | None, first: float | None, last: float | None) -> None:
+    def add(self, ip: str, connections: int, bytes_: int | None, first: float | None, last: float | None,
+            bytes_out: int | None = None) -> None:
         self.connections += connections
         if bytes_ is not None:
             self.bytes = (self.bytes or 0) + bytes_
+        if bytes_out is not None:
+            self.bytes_out = (self.bytes_out or 0) + bytes_out
         if first is not None and (self.first_ts is None or first < self.first_ts):
             self.first_ts = first
         if last is not None and (self.last_ts is None or last > self.last_ts):

@@ -134,8 +134,10 @@ def seen_text(dest: Destination) -> str:
     traffic = dest.traffic or {}
     if traffic:
         parts = [f"{traffic.get('connections', 0)} connection{'s' if traffic.get('connections') != 1 else ''}"]
+        if traffic.get("bytes_out") is not None:
+            parts.append(f"{human_bytes(int(traffic['bytes_out']))} out")
         if traffic.get("bytes") is not None:
-            parts.append(human_bytes(int(traffic["bytes"])))
+            parts.append(f"{human_bytes(int(traffic['bytes']))} in all")
         return "observed: " + ", ".join(parts)
     if dest.observed:
         return "observed"

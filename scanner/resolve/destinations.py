@@ -70,6 +70,7 @@ def destinations_from_flows(known_ips: set[str], summary: FlowSummary,
                                transport=transport, sources=["flows"],
                                evidence=[Evidence("flows", f"{src} -> {dst}:{port}/{transport}: {detail}")],
                                traffic={"connections": stats.connections, "bytes": stats.bytes,
+                                        "bytes_out": stats.bytes_out,
                                         "first_seen": _iso(stats.first_ts), "last_seen": _iso(stats.last_ts)}))
     return out, new_devices
 
@@ -86,7 +87,7 @@ def _network_destination(src: str, network: str, port: int | None, transport: st
     return Destination(device_ip=src, host=names[0] if names else None, ip=agg.addresses[0] if agg.addresses else None,
                        port=port, transport=transport, sources=["flows"],
                        evidence=[Evidence("flows", f"{src} -> {network}:{port}/{transport}: {detail}")],
-                       traffic={"connections": agg.connections, "bytes": agg.bytes,
+                       traffic={"connections": agg.connections, "bytes": agg.bytes, "bytes_out": agg.bytes_out,
                                 "first_seen": _iso(agg.first_ts), "last_seen": _iso(agg.last_ts)})
 
 
@@ -121,9 +122,10 @@ def _add_traffic(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str
     def pick(key: str, fold: Callable[[list[str]], str]) -> str | None:
         values = [v for v in (a.get(key), b.get(key)) if v]
         return fold(values) if values else None
-    total = None if a.get("bytes") is None and b.get("bytes") is None else (a.get("bytes") or 0) + (b.get("bytes") or 0)
-    return {"connections": int(a.get("connections") or 0) + int(b.get("connections") or 0), "bytes": total,
-            "first_seen": pick("first_seen", min), "last_seen": pick("last_seen", max)}
+    def add(key: str) -> int | None:
+        return None if a.get(key) is None and b.get(key) is None else int(a.get(key) or 0) + int(b.get(key) or 0)
+    return {"connections": int(a.get("connections") or 0) + int(b.get("connections") or 0), "bytes": add("bytes"),
+            "bytes_out": add("bytes_out"), "first_seen": pick("first_seen", min), "last_seen": pick("last_seen", max)}
 
 
 def merge(destinations: Iterable[Destination]) -> list[Destination]:

@@ -112,7 +112,7 @@ def test_zeek_conn_log_describes_the_capture() -> None:
     assert sorted((r.ts, r.src_ip, r.dst_ip, r.dst_port) for r in conn) == sorted(
         (r.ts, r.src_ip, r.dst_ip, r.dst_port) for r in pcap)
     first = conn[1]
-    assert first == FlowRecord(1795395682.551326, DAHUA, "203.0.113.101", 443, "tcp", 216 + 112)
+    assert first == FlowRecord(1795395682.551326, DAHUA, "203.0.113.101", 443, "tcp", 216 + 112, bytes_out=216)
 
 
 def test_zeek_dns_log_gives_the_answers_of_the_capture() -> None:
@@ -442,7 +442,8 @@ def test_summary_of_zeek_logs_ties_names_to_destinations() -> None:
     summary = summarize(read_flows(str(ZEEK / "conn.log")))
     summary = summarize(read_flows(str(ZEEK / "dns.log")), summary)
     stats = summary.flows[(HIK, "203.0.113.100", 443, "tcp")]
-    assert stats == FlowStats(first_ts=1795395682.56299, last_ts=1795395692.577559, connections=2, bytes=656)
+    assert stats == FlowStats(first_ts=1795395682.56299, last_ts=1795395692.577559, connections=2, bytes=656,
+                              bytes_out=2 * 216)
     assert summary.names["203.0.113.100"] == {"api.hik-connect.com"}
     assert (summary.records, summary.dns_answers) == (18, 8)
 

@@ -131,3 +131,23 @@ def test_freshness_limit_and_bad_configuration(monkeypatch: pytest.MonkeyPatch) 
 def test_bad_grading_parameter_is_a_policy_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="infrastructure_severity"):
         policy(tmp_path, "name: t\nrules:\n  data-outside-eea: {infrastructure_severity: tiny}\n")
+
+
+def test_a_transfer_says_the_bytes_the_device_sent(tmp_path: Path) -> None:
+    """From a Zeek conn.log the originator's bytes are known: the finding says what went out (an
+    upload) apart from both directions (a download looks the same in the total); from a CSV without
+    them, both directions only, said so."""
+    from scanner.collect.flows import read_flows, summarize
+    from scanner.resolve.destinations import destinations_from_flows
+
+    log = tmp_path / "conn.log"
+    log.write_text("#separator \\x09\n#unset_field\t-\n#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\t"
+                   "orig_ip_bytes\tresp_ip_bytes\n"
+                   f"1795000000.0\t{CAMERA}\t50000\t{AWS_VIRGINIA}\t443\ttcp\t1200000\t3400\n"
+                   f"1795000060.0\t{CAMERA}\t50001\t{AWS_VIRGINIA}\t443\ttcp\t800000\t-\n", encoding="utf-8")
+    [observed], _ = destinations_from_flows({CAMERA}, summarize(read_flows(str(log))))
+    assert observed.traffic is not None and (observed.traffic["bytes_out"], observed.traffic["bytes"]) == (2_000_000, 2_003_400)
+    [f] = judged(tmp_path, "  data-outside-eea: {}\n", observed)
+    assert any(e.source == "traffic" and "2,000,000 bytes out (2,003,400 both directions)" in e.detail for e in f.evidence)
+    [g] = judged(tmp_path, "  data-outside-eea: {}\n", dest(AWS_VIRGINIA))   # no bytes_out: the total, said so
+    assert any(e.source == "traffic" and "48,000 bytes (both directions)" in e.detail for e in g.evidence)

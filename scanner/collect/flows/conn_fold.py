@@ -132,24 +132,34 @@ class _Groups(dict[FlowKey, int]):
         self.first: list[float] = []
         self.last: list[float] = []
         self.nobytes: set[int] = set()            # slots no record of which said its bytes
+        self.bytes_out: list[int] = []            # what the source sent ...
+        self.noout: set[int] = set()              # ... unless no record said
         self.samples: list[list[str]] | None = [] if samples else None
         self.more: set[int] = set()               # slots with more distinct addresses than samples
 
     def __missing__(self, key: FlowKey) -> int:
         slot = self[key] = len(self)
         self.nobytes.add(slot)   # until a record says its bytes
+        self.noout.add(slot)
         self.bytes.append(0)
+        self.bytes_out.append(0)
         self.first.append(_INF)
         self.last.append(-_INF)
         if self.samples is not None:
             self.samples.append([])
         return slot
 
-    def add_block(self, slots: list[int], times: list[float], totals: list[int]) -> None:
-        """Records that all have a time and a byte count."""
+    def add_block(self, slots: list[int], times: list[float], totals: list[int], outs: list[int] | None) -> None:
+        """Records that all have a time and a byte count (and, unless ``outs`` is None, the bytes
+        their source sent)."""
         self.connections.update(slots)
         self.nobytes.difference_update(slots)
         sums, first, last = self.bytes, self.first, self.last
+        if outs is not None:
+            self.noout.difference_update(slots)
+            sent = self.bytes_out
+            for slot, out in zip(slots, outs):
+                sent[slot] += out
         for slot, ts, total in zip(slots, times, totals):
             sums[slot] += total
             if ts < first[slot]:
@@ -171,11 +181,15 @@ class _Groups(dict[FlowKey, int]):
                 else:
                     more.add(slot)
 
-    def add_one(self, key: FlowKey, ts: float | None, total: int | None, ip: str | None = None) -> None:
+    def add_one(self, key: FlowKey, ts: float | None, total: int | None, out: int | None,
+                ip: str | None = None) -> None:
         slot = self[key]
         if total is not None:
             self.bytes[slot] += total
             self.nobytes.discard(slot)
+        if out is not None:
+            self.bytes_out[slot] += out
+            self.noout.discard(slot)
         self.connections[slot] += 1
         if ts is not None:
             if ts < self.first[slot]:
@@ -193,6 +207,9 @@ class _Groups(dict[FlowKey, int]):
             if stats.bytes is not None:
                 self.bytes[slot] = stats.bytes
                 self.nobytes.discard(slot)
+            if stats.bytes_out is not None:
+                self.bytes_out[slot] = stats.bytes_out
+                self.noout.discard(slot)
             self.first[slot] = _INF if stats.first_ts is None else stats.first_ts
             self.last[slot] = -_INF if stats.last_ts is None else stats.last_ts
         flows.clear()
@@ -205,7 +222,8 @@ class _Groups(dict[FlowKey, int]):
         for key, slot in self.items():
             first, last = self._times(slot)
             flows[key] = FlowStats(first, last, self.connections[slot],
-                                   None if slot in self.nobytes else self.bytes[slot])
+                                   None if slot in self.nobytes else self.bytes[slot],
+                                   None if slot in self.noout else self.bytes_out[slot])
         self.clear()
 
     def networks_into(self, networks: dict[FlowKey, NetStats]) -> None:
@@ -218,7 +236,8 @@ class _Groups(dict[FlowKey, int]):
             if agg is None:
                 agg = networks[key] = NetStats()
             kept = samples[slot]
-            agg.add(kept[0], self.connections[slot], None if slot in self.nobytes else self.bytes[slot], first, last)
+            agg.add(kept[0], self.connections[slot], None if slot in self.nobytes else self.bytes[slot], first, last,
+                    None if slot in self.noout else self.bytes_out[slot])
             for ip in kept[1:]:
                 agg.add(ip, 0, None, None, None)
             if slot in self.more:
@@ -258,6 +277,7 @@ class ConnFold:
         self.pick: Callable[[list[str]], tuple[str, ...]] | None = None   # all six columns present
         self.have_fields = False
         self.odd_unset = False
+        self.out_first = False
         self.width = 0
         self.records = 0
         self.units = 0
@@ -324,7 +344,9 @@ class ConnFold:
         except (KeyError, ValueError):
             return False
         # Everything is valid: from here on the block is folded in.
-        totals: list[int] = list(map(int, byte_cs[0]))
+        first_column: list[int] = list(map(int, byte_cs[0]))
+        outs = first_column if self.out_first else None   # the originator's side, when the log has it
+        totals = first_column
         for column in byte_cs[1:]:
             totals = list(map(add, totals, map(int, column)))
         kinds = list(map(transports.__getitem__, proto_c))
@@ -333,13 +355,13 @@ class ConnFold:
         if nets is None:
             before = len(self.exact)
             slots = list(map(self.exact.__getitem__, zip(src_c, dst_c, ports, kinds)))
-            self.exact.add_block(slots, times, totals)
+            self.exact.add_block(slots, times, totals, outs)
             if len(self.exact) > max(before, self.out.max_flows):   # a new tuple past max_flows
                 self._fold()
         else:
             groups = self.networks
             slots = list(map(groups.__getitem__, zip(src_c, nets, ports, kinds)))
-            groups.add_block(slots, times, totals)
+            groups.add_block(slots, times, totals, outs)
             hungry = set(slots).difference(groups.more)   # keys still taking sample addresses
             if hungry:
                 groups.add_samples(dict.fromkeys(compress(zip(slots, dst_c), map(hungry.__contains__, slots))))
@@ -378,7 +400,9 @@ class ConnFold:
         index = head.index
         self.have_fields = head.fields is not None
         self.cols = tuple(index.get(name, -1) for name in _NAMES)
-        self.byte_cols = tuple(index[n] for n in zeek._byte_fields(index) if n in index)  # noqa: SLF001
+        pair = zeek._byte_fields(index)  # noqa: SLF001
+        self.byte_cols = tuple(index[n] for n in pair if n in index)
+        self.out_first = pair[0] in index   # byte_cols[0] is the originator's bytes
         self.width = len(head.fields or ())
         unset = head.unset
         # An unset marker that reads as a value ("443", "tcp", "1.0", an address): only the reader's
@@ -426,12 +450,16 @@ class ConnFold:
                 if ts - ts != 0.0 or "_" in t_ts:   # nan, inf, 1_000: the reader's error
                     raise KeyError(t_ts)
             total: int | None = None
-            for i in self.byte_cols:
+            out: int | None = None
+            for side, i in enumerate(self.byte_cols):
                 text = values[i]
                 if text != unset:
                     if not (text.isdigit() and text.isascii() and len(text) <= 19):
                         raise KeyError(text)
-                    total = (total or 0) + int(text)
+                    count = int(text)
+                    total = (total or 0) + count
+                    if side == 0 and self.out_first:
+                        out = count
             if transport == "icmp":
                 port = None
         except (KeyError, ValueError):
@@ -439,16 +467,18 @@ class ConnFold:
                 record = zeek._conn_tsv(values, head, source, lineno)  # noqa: SLF001 - exact record or error
             src, dst, port, transport, total, ts = (record.src_ip, record.dst_ip, record.dst_port,
                                                     record.transport, record.bytes, record.ts)
+            out = record.bytes_out
             for i, value in ((cols[1], src), (cols[3], dst)):
                 ips[values[i]] = value   # the reader validated them: the fast path takes them next time
         self.records += 1
-        self._add(src, dst, port, transport, ts, total)
+        self._add(src, dst, port, transport, ts, total, out)
 
-    def _add(self, src: str, dst: str, port: int | None, transport: str, ts: float | None, total: int | None) -> None:
+    def _add(self, src: str, dst: str, port: int | None, transport: str, ts: float | None, total: int | None,
+             out: int | None) -> None:
         if self.label is None:
             before = len(self.exact)
-            self.exact.add_one((src, dst, port, transport), ts, total)
+            self.exact.add_one((src, dst, port, transport), ts, total, out)
             if len(self.exact) > max(before, self.out.max_flows):   # a new tuple past max_flows
                 self._fold()
         else:
-            self.networks.add_one((src, self.label(dst), port, transport), ts, total, dst)
+            self.networks.add_one((src, self.label(dst), port, transport), ts, total, out, dst)

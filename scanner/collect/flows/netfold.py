@@ -99,5 +99,5 @@ def fold(summary: FlowSummary, label: Callable[[str], str] | None = None) -> Non
         agg = networks.get(key)
         if agg is None:
             agg = networks[key] = NetStats()
-        agg.add(dst, stats.connections, stats.bytes, stats.first_ts, stats.last_ts)
+        agg.add(dst, stats.connections, stats.bytes, stats.first_ts, stats.last_ts, stats.bytes_out)
     summary.flows.clear()

@@ -24,6 +24,7 @@ class FlowRecord:
     transport: str           # tcp | udp | icmp | other
     bytes: int | None        # total bytes if known
     dns_query: str | None = None   # a DNS name this record ties to dst_ip (from a CSV column)
+    bytes_out: int | None = None   # what src_ip sent (Zeek's orig side), if the input says
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,12 +50,14 @@ def summarize(records: Iterable[FlowRecord | DnsAnswer], summary: FlowSummary | 
                             stats.last_ts = ts
                     if rec.bytes is not None:
                         stats.bytes = (stats.bytes or 0) + rec.bytes
+                    if rec.bytes_out is not None:
+                        stats.bytes_out = (stats.bytes_out or 0) + rec.bytes_out
             if label is not None:
                 nkey = (rec.src_ip, label(rec.dst_ip), rec.dst_port, rec.transport)
                 agg = networks.get(nkey)
                 if agg is None:
                     agg = networks[nkey] = NetStats()
-                agg.add(rec.dst_ip, 1, rec.bytes, ts, ts)
+                agg.add(rec.dst_ip, 1, rec.bytes, ts, ts, rec.bytes_out)
             if rec.dns_query:
                 out.add_name(rec.dst_ip, rec.dns_query)
         elif isinstance(rec, DnsAnswer):

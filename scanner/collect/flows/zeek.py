@@ -168,7 +168,8 @@ PAYLOAD_BYTES = ("orig_bytes", "resp_bytes")
 
 def _byte_fields(present: dict[str, Any]) -> tuple[str, str]:
     """Which fields make ``bytes``: IP-layer bytes both ways (what NetFlow and firewall exports
-    count, and always set by Zeek), else payload bytes for a log without them."""
+    count, and always set by Zeek), else payload bytes for a log without them. The first
+    (the originator's side) is also ``bytes_out``."""
     return IP_BYTES if IP_BYTES[0] in present or IP_BYTES[1] in present else PAYLOAD_BYTES
 
 
@@ -198,16 +199,18 @@ def _conn_tsv(values: list[str], head: _Header, source: str, lineno: int) -> Flo
         port = None  # Zeek puts the ICMP type/code in the port fields: not a port
     if (sport := _get(values, head, "id.orig_p")) is not None:
         parse_port(sport, f"{where}: id.orig_p", source, lineno)
-    total = None
-    for name in _byte_fields(head.index):
+    total = out = None
+    for side, name in enumerate(_byte_fields(head.index)):
         text = _get(values, head, name)
         if text is not None:
-            total = (total or 0) + parse_count(text, f"{where}: {name}", source, lineno)
+            count = parse_count(text, f"{where}: {name}", source, lineno)
+            total = (total or 0) + count
+            out = count if side == 0 else out
     return FlowRecord(
         ts=parse_ts(ts, f"{where}: ts", source, lineno) if ts is not None else None,
         src_ip=parse_ip(orig, f"{where}: id.orig_h", source, lineno),
         dst_ip=parse_ip(resp, f"{where}: id.resp_h", source, lineno),
-        dst_port=port, transport=transport, bytes=total)
+        dst_port=port, transport=transport, bytes=total, bytes_out=out)
 
 
 def _dns_tsv(values: list[str], head: _Header, source: str, lineno: int) -> DnsAnswer | None:
@@ -300,17 +303,19 @@ def _conn_json(obj: dict[str, Any], source: str, lineno: int) -> FlowRecord:
         port = None
     if (sport := _key(obj, "id.orig_p")) is not None:
         check_port(sport, f"{where}: id.orig_p", source, lineno)
-    total = None
-    for name in _byte_fields(obj):
+    total = out = None
+    for side, name in enumerate(_byte_fields(obj)):
         value = obj.get(name)
         if value is not None:
-            total = (total or 0) + check_count(value, f"{where}: {name}", source, lineno)
+            count = check_count(value, f"{where}: {name}", source, lineno)
+            total = (total or 0) + count
+            out = count if side == 0 else out
     ts = obj.get("ts")
     return FlowRecord(
         ts=check_ts(ts, f"{where}: ts", source, lineno) if ts is not None else None,
         src_ip=parse_ip(orig, f"{where}: id.orig_h", source, lineno),
         dst_ip=parse_ip(resp, f"{where}: id.resp_h", source, lineno),
-        dst_port=port, transport=transport, bytes=total)
+        dst_port=port, transport=transport, bytes=total, bytes_out=out)
 
 
 def _dns_json(obj: dict[str, Any], source: str, lineno: int) -> DnsAnswer | None:

@@ -57,9 +57,12 @@ def _dest_evidence(dest: Destination) -> list[Evidence]:
 
 
 def traffic_text(traffic: dict[str, Any], host: str | None = None) -> str:
-    """``12 connection(s), 3,200 bytes, seen 2026-11-20T02:00:00Z to ..., DNS name api.example``."""
+    """``12 connection(s), 1,200 bytes out (3,200 both directions), seen ... to ..., DNS name api.example``."""
     parts = [f"{traffic.get('connections', 0)} connection(s)"]
-    if traffic.get("bytes") is not None:
+    if traffic.get("bytes_out") is not None:
+        both = f" ({traffic['bytes']:,} both directions)" if traffic.get("bytes") is not None else ""
+        parts.append(f"{traffic['bytes_out']:,} bytes out{both}")
+    elif traffic.get("bytes") is not None:
         parts.append(f"{traffic['bytes']:,} bytes (both directions)")
     if traffic.get("first_seen"):
         parts.append(f"seen {traffic['first_seen']} to {traffic.get('last_seen') or '?'}")
