@@ -410,6 +410,22 @@ def test_csv_bad_rows(tmp_path: Path, row: str, message: str) -> None:
     assert err.line == 3 and message in err.message, err
 
 
+@pytest.mark.parametrize(("row", "message"), [
+    ("1,198.51.100.1,203.0.113.1,80,tcp,100,x", "bytes_out 'x' is not a non-negative integer"),
+    ("1,198.51.100.1,203.0.113.1,80,tcp,100,101", "bytes_out 101 is more than bytes 100 (both directions)"),
+])
+def test_csv_bytes_out(tmp_path: Path, row: str, message: str) -> None:
+    """The optional ``bytes_out`` column (what src_ip sent, as NetFlow exports say): summed apart
+    from ``bytes``; empty is unknown; a bad value or more than both directions is an error."""
+    header = "timestamp,src_ip,dst_ip,dst_port,transport,bytes,bytes_out\n"
+    good = "1,198.51.100.1,203.0.113.1,80,tcp,100,60\n2,198.51.100.1,203.0.113.1,80,tcp,50,\n"
+    path = write(tmp_path, "f.csv", header + good)
+    summary = summarize(read_flows(path, "csv"))
+    assert summary.flows[("198.51.100.1", "203.0.113.1", 80, "tcp")] == FlowStats(1.0, 2.0, 2, 150, 60)
+    err = error_of(write(tmp_path, "g.csv", header + good + row + "\n"), "csv")
+    assert err.line == 4 and message in err.message, err
+
+
 @pytest.mark.parametrize("fmt", ["csv", "zeek-conn", "zeek-json-conn"])
 def test_invalid_utf8_names_its_line(tmp_path: Path, fmt: str) -> None:
     good = {"csv": [CSV_HEADER.strip(), "1,198.51.100.1,203.0.113.1,80,tcp,1,"],

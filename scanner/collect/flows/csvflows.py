@@ -1,7 +1,7 @@
 """The simple CSV flow format (docs/flows.md): for exports of firewalls, NetFlow collectors, SIEMs.
 
 Header line required: ``timestamp,src_ip,dst_ip,dst_port,transport,bytes`` in any order, plus the
-optional ``dns_query``; other columns are ignored. One record per line. Lines without a double
+optional ``dns_query`` and ``bytes_out`` (what ``src_ip`` sent); other columns are ignored. One record per line. Lines without a double
 quote are split on commas directly (the common case, several times faster than the csv module);
 quoted lines go through the csv module (RFC 4180 quoting, but no line breaks inside a field).
 """
@@ -27,7 +27,7 @@ from scanner.collect.flows.records import TRANSPORTS, FlowRecord, ReadStats
 from scanner.errors import InputError
 
 REQUIRED = ("timestamp", "src_ip", "dst_ip", "dst_port", "transport", "bytes")
-OPTIONAL = ("dns_query",)
+OPTIONAL = ("dns_query", "bytes_out")
 _TRANSPORT = {t: t for t in TRANSPORTS} | {t.upper(): t for t in TRANSPORTS}
 
 
@@ -56,6 +56,7 @@ def read_csv(stream: BoundedReader, stats: ReadStats) -> Iterator[FlowRecord]:
     width = len(columns)
     i_ts, i_src, i_dst, i_port, i_tr, i_bytes = (columns.index(c) for c in REQUIRED)
     i_name = columns.index("dns_query") if "dns_query" in columns else None
+    i_out = columns.index("bytes_out") if "bytes_out" in columns else None
     ip_cache = canonical_ip
     transports = _TRANSPORT
     port_cache: dict[str, int] = {}
@@ -104,9 +105,13 @@ def read_csv(stream: BoundedReader, stats: ReadStats) -> Iterator[FlowRecord]:
             if ts is None or ts - ts != 0 or "_" in text:  # not a plain finite number: ISO 8601 or an error
                 ts = parse_ts(text, "timestamp", source, lineno)
         name = row[i_name] if i_name is not None else ""
+        text = row[i_out] if i_out is not None else ""
+        out = parse_count(text, "bytes_out", source, lineno) if text else None
+        if out is not None and size is not None and out > size:
+            raise InputError(f"bytes_out {out} is more than bytes {size} (both directions)", source, lineno)
         stats.records += 1
         yield FlowRecord(ts, src, dst, port, transport, size,
-                         clean_name(name, "dns_query", source, lineno) if name else None)
+                         clean_name(name, "dns_query", source, lineno) if name else None, out)
 
 
 def _header(text: str, source: str, lineno: int) -> list[str]:
