@@ -44,11 +44,13 @@ def _v4() -> _Table:
     raw = gzip.decompress(find("asn-v4.bin.gz", "asn")[0].read_bytes())
     if len(raw) % 12:
         raise ValueError("asn-v4.bin.gz: not a whole number of (start, end, asn) records")
-    values = array("I", raw)   # big-endian 32-bit triples, read at once (not record by record)
-    if values.itemsize != 4:
-        values = array("I", [v for (v,) in struct.iter_unpack(">I", raw)])
-    elif sys.byteorder == "little":
-        values.byteswap()
+    values = array("I")   # big-endian 32-bit triples, read at once (not record by record)
+    if values.itemsize == 4:
+        values.frombytes(raw)
+        if sys.byteorder == "little":
+            values.byteswap()
+    else:
+        values.extend(v for (v,) in struct.iter_unpack(">I", raw))
     return _Table(values[0::3], values[1::3], values[2::3])
 
 

@@ -29,6 +29,7 @@ from scanner.collect.flows.inputs import (
     BoundedReader,
     canonical_ip,
     decode,
+    parse_port,
 )
 from scanner.collect.flows.netfold import Labeller, fold, labeller
 from scanner.collect.flows.records import ReadStats
@@ -76,22 +77,13 @@ def _blocks(stream: BoundedReader, size: int = BLOCK, max_line: int = MAX_LINE) 
 
 
 class _Addresses(dict[str, str]):
-    """Address text -> canonical address, each distinct text validated once (KeyError: not one).
-
-    A dotted quad that ``inet_pton`` accepts (four decimal parts, no leading zeros) is its own
-    canonical form; IPv6 goes through the reader's :func:`canonical_ip`. Bounded."""
+    """Address text -> canonical address (the reader's :func:`canonical_ip`), each distinct text
+    validated once (KeyError: not one). Bounded."""
 
     def __missing__(self, text: str) -> str:
-        if ":" in text:
-            value = canonical_ip(text)
-            if value is None:
-                raise KeyError(text)
-        else:
-            try:
-                socket.inet_pton(socket.AF_INET, text)
-            except (OSError, ValueError):
-                raise KeyError(text) from None
-            value = text
+        value = canonical_ip(text)
+        if value is None:
+            raise KeyError(text)
         if len(self) >= _MAX_CACHE:
             self.clear()
         self[text] = value
@@ -243,14 +235,6 @@ class _Groups(dict[FlowKey, int]):
             if slot in self.more:
                 agg.more_addresses = True
         self.clear()
-
-
-def _port(text: str, cache: dict[str, int]) -> int:
-    """A port as the reader takes it (digits, at most five, at most 65535), remembered; else KeyError."""
-    if not (text.isascii() and text.isdigit() and len(text) <= 5) or int(text) > 65535:
-        raise KeyError(text)
-    cache[text] = int(text)
-    return cache[text]
 
 
 def _digits(column: list[str], width: int) -> bool:
@@ -441,9 +425,9 @@ class ConnFold:
             transport = zeek._TRANSPORT[t_proto]  # noqa: SLF001
             port: int | None = ports.get(t_port)
             if port is None:
-                port = _port(t_port, ports)
-            if t_sport not in ports:
-                _port(t_sport, ports)   # validated once, as the reader does every time
+                port = ports[t_port] = parse_port(t_port, "id.resp_p", source, lineno)
+            if t_sport not in ports:   # validated once, as the reader does every time
+                ports[t_sport] = parse_port(t_sport, "id.orig_p", source, lineno)
             ts: float | None = None
             if t_ts != unset:
                 ts = float(t_ts)
@@ -462,7 +446,7 @@ class ConnFold:
                         out = count
             if transport == "icmp":
                 port = None
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, InputError):   # the reader's parser says what is wrong
             with zeek._cut_if_unterminated(terminated):  # noqa: SLF001
                 record = zeek._conn_tsv(values, head, source, lineno)  # noqa: SLF001 - exact record or error
             src, dst, port, transport, total, ts = (record.src_ip, record.dst_ip, record.dst_port,

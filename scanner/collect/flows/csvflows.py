@@ -1,9 +1,10 @@
 """The simple CSV flow format (docs/flows.md): for exports of firewalls, NetFlow collectors, SIEMs.
 
 Header line required: ``timestamp,src_ip,dst_ip,dst_port,transport,bytes`` in any order, plus the
-optional ``dns_query`` and ``bytes_out`` (what ``src_ip`` sent); other columns are ignored. One record per line. Lines without a double
-quote are split on commas directly (the common case, several times faster than the csv module);
-quoted lines go through the csv module (RFC 4180 quoting, but no line breaks inside a field).
+optional ``dns_query`` and ``bytes_out`` (what ``src_ip`` sent); other columns are ignored. One
+record per line. Lines without a double quote are split on commas directly (the common case,
+several times faster than the csv module); quoted lines go through the csv module (RFC 4180
+quoting, but no line breaks inside a field).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from typing import Any
 
 from scanner.knowledge.loader import network_index
 from scanner.knowledge.location import Network
@@ -32,14 +33,13 @@ class Labeller:
             return found
         if ":" in ip:
             try:
-                packed = socket.inet_pton(socket.AF_INET6, ip.split("%", 1)[0])
+                head48: bytes | None = socket.inet_pton(socket.AF_INET6, ip.split("%", 1)[0])[:6]
             except (OSError, ValueError):
-                packed = b""
-            head48 = packed[:6]
-            found = self.by_48.get(head48) if packed else None
+                head48 = None
+            found = self.by_48.get(head48) if head48 is not None else None
             if found is not None:
                 return found
-            return self._look_up(ip, None, head48 or None)
+            return self._look_up(ip, None, head48)
         head = ip.rpartition(".")[0]
         found = self.by_24.get(head)
         if found is not None:
@@ -59,21 +59,12 @@ class Labeller:
             if head is not None and net.version == 4:
                 base = int.from_bytes(socket.inet_aton(ip), "big") & ~0xFF
                 if net.lo <= base and base + 0xFF <= net.hi:
-                    if len(self.by_24) >= 1_000_000:
-                        self.by_24.clear()
-                    self.by_24[head] = found
-                    return found
+                    return _remember(self.by_24, head, found)
             if head48 is not None and net.version == 6:
                 base = int.from_bytes(head48, "big") << 80
                 if net.lo <= base and base + (1 << 80) - 1 <= net.hi:
-                    if len(self.by_48) >= 1_000_000:
-                        self.by_48.clear()
-                    self.by_48[head48] = found
-                    return found
-        if len(self.by_ip) >= 1_000_000:
-            self.by_ip.clear()   # bounded: the /24 and network memories keep the common case fast
-        self.by_ip[ip] = found
-        return found
+                    return _remember(self.by_48, head48, found)
+        return _remember(self.by_ip, ip, found)
 
     def of_24(self, head: str) -> str:
         """The label every address of the IPv4 /24 ``head`` ("a.b.c", checked by the caller) has,
@@ -83,6 +74,14 @@ class Labeller:
             self(head + ".0")
             found = self.by_24.get(head, "")
         return found
+
+
+def _remember(memory: dict[Any, str], key: object, label: str) -> str:
+    """``memory[key] = label``, the memory emptied first when it holds a million (bounded)."""
+    if len(memory) >= 1_000_000:
+        memory.clear()
+    memory[key] = label
+    return label
 
 
 def labeller() -> Labeller:
