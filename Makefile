@@ -10,9 +10,10 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: nmap (the scanner), iproute2 (the lab's namespaces), openssl (the lab's TLS
 # certificates), tcpdump (live capture), chromium (the HTML report's browser test), postgresql (a
 # real server the store tests start in a temporary directory; never run as a system service).
-DEB_PACKAGES := nmap iproute2 openssl tcpdump chromium postgresql
+# gcc builds the compiled core of the flows reader at install (optional: without it, pure Python).
+DEB_PACKAGES := nmap iproute2 openssl tcpdump chromium postgresql gcc
 
-$(BIN)/cityscan: pyproject.toml
+$(BIN)/cityscan: pyproject.toml scanner/collect/flows/_native_groups.c
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "installing Debian packages: $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi

@@ -10,7 +10,7 @@ few cloud regions). Nothing ever connects to them: reading and enriching are off
   ends rotate addresses): ~790,000 distinct (device, address, port) tuples in 1,000,000 records.
 
 Each run is a fresh process that first times a bare ``csv.reader`` pass over the same file, then
-the pipeline's way: ``pipeline.flow_summary`` (Zeek conn logs are folded while they are read)
+the pipeline's way (with the compiled groups store where it is built, and once more without it): ``pipeline.flow_summary`` (Zeek conn logs are folded while they are read)
 plus the resolve stage (destinations, operator, location, jurisdictions: ``pipeline.resolve``),
 with its ratio to the csv pass (target <= 3) and its peak RSS (target < 500 MB). A shared or
 virtual machine's speed wanders by a fifth from one second to the next, so each case runs
@@ -110,6 +110,7 @@ def measure(path: str, count_tuples: bool) -> dict[str, float | int]:
             rows += 1
     csv_s = time.perf_counter() - started
 
+    from scanner.collect.flows import groups
     from scanner.model import ScanInfo, ScanResult
     from scanner.pipeline import flow_summary, resolve
 
@@ -125,14 +126,18 @@ def measure(path: str, count_tuples: bool) -> dict[str, float | int]:
     return {"rows": rows, "csv_s": csv_s, "read_s": read_s, "total_s": total_s, "records": summary.records,
             "exact": len(summary.flows), "networks": len(summary.networks), "destinations": len(result.destinations),
             "located": located, "devices": len(result.devices), "peak_rss_mb": peak,
+            "store": "compiled" if groups.native is not None else "pure Python",
             "tuples": distinct_tuples(path) if count_tuples else 0}   # last: not counted in the peak
 
 
-def child(path: str, count_tuples: bool) -> dict[str, float | int]:
-    """``measure`` in a fresh interpreter (started by exec from a small parent, so its peak RSS is its own)."""
+def child(path: str, count_tuples: bool, pure: bool = False) -> dict[str, float | int]:
+    """``measure`` in a fresh interpreter (started by exec from a small parent, so its peak RSS is its
+    own); ``pure``: without the compiled groups store (CITYSCAN_PURE_PYTHON=1)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    if pure:
+        env["CITYSCAN_PURE_PYTHON"] = "1"
     run = subprocess.run([sys.executable, __file__, "--measure", path, "count" if count_tuples else "-"],
-                         check=True, capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+                         check=True, capture_output=True, text=True, env=env)
     return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -153,7 +158,7 @@ def main() -> None:
             reads = sorted(r["read_s"] / r["csv_s"] for r in results)
             median = results[[r["total_s"] / r["csv_s"] for r in results].index(ratios[len(ratios) // 2])]
             print(f"{name}: {count:,} Zeek conn records ({os.path.getsize(path) / 1e6:.0f} MB), "
-                  f"{m['tuples']:,} distinct (device, address, port) tuples")
+                  f"{m['tuples']:,} distinct (device, address, port) tuples; groups store: {m['store']}")
             print(f"  read (pipeline.flow_summary) + resolve: {ratios[len(ratios) // 2]:.1f}x a bare csv read "
                   f"(median of {runs} runs, {ratios[0]:.1f}x-{ratios[-1]:.1f}x; target <= 3x), e.g. "
                   f"{median['total_s']:.2f} s against {median['csv_s']:.2f} s; reading alone "
@@ -161,6 +166,10 @@ def main() -> None:
             print(f"    -> {m['destinations']:,} destinations ({m['located']:,} located), {m['devices']:,} devices; "
                   f"kept {m['exact']:,} exact tuples, {m['networks']:,} per-network aggregates; "
                   f"peak RSS {max(r['peak_rss_mb'] for r in results):.0f} MB (target < 500 MB)")
+            if m["store"] == "compiled":   # the same, once, as an install without a C compiler runs it
+                pure = child(path, False, pure=True)
+                print(f"    without the compiled store (CITYSCAN_PURE_PYTHON=1, one run): "
+                      f"{pure['total_s'] / pure['csv_s']:.1f}x, peak RSS {pure['peak_rss_mb']:.0f} MB")
             os.unlink(path)
     finally:
         for leftover in os.listdir(workdir):

@@ -30,7 +30,8 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     for name, value in {"HOME": home, "XDG_CONFIG_HOME": home / ".config", "XDG_DATA_HOME": home / ".local/share",
                         "XDG_CACHE_HOME": home / ".cache", "CITYSCAN_STORE": home / "session-scans.db"}.items():
         patch.setenv(name, str(value))
-    for name in [k for k in os.environ if k.startswith("CITYSCAN_") and k != "CITYSCAN_STORE"]:
+    kept = ("CITYSCAN_STORE", "CITYSCAN_REQUIRE_NATIVE")   # the latter: set by .ci/run for a test
+    for name in [k for k in os.environ if k.startswith("CITYSCAN_") and k not in kept]:
         patch.delenv(name)  # e.g. CITYSCAN_CONFIG or CITYSCAN_SITE of the developer's shell
     yield home
     patch.undo()

@@ -2,7 +2,8 @@
 
 Every answer of ``summarize_file`` is compared with ``summarize(read_flows(...))`` on the same
 file: records, exact tuples, per-network aggregates, and the error (file, line, message) for a
-bad line. Addresses are data only; nothing connects to them.
+bad line. Every test runs twice: with the compiled groups store (C, which reads plain blocks
+itself) and with its pure-Python twin. Addresses are data only; nothing connects to them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,18 @@ from scanner.collect.flows.summary import summarize_file
 from scanner.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test with the compiled groups store (skipped where it is not built) and without."""
+    from scanner.collect.flows import groups
+
+    if request.param == "python":
+        monkeypatch.setattr(groups, "native", None)
+    elif groups.native is None:
+        pytest.skip("the compiled groups store is not built here (no C compiler at install)")
+    return str(request.param)
 HEADER = ("#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
           "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\t"
           "resp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\t"
@@ -110,7 +123,7 @@ def big_log(path: Path, rows: int, seed: int, extra: dict[int, str] | None = Non
 
 def column_fold(path: Path, max_flows: int, stats: ReadStats | None = None, block: int = 16 * 1024) -> tuple[FlowSummary, int]:
     """``summarize_file``'s way, in blocks of ``block`` bytes (many per test file; 1 MiB in use),
-    and how many blocks it read as columns."""
+    and how many blocks it read as columns (with the compiled store: how many its scan read)."""
     from scanner.collect.flows.conn_fold import ConnFold
     from scanner.collect.flows.inputs import open_input
 
@@ -118,7 +131,9 @@ def column_fold(path: Path, max_flows: int, stats: ReadStats | None = None, bloc
     folder = ConnFold(out, str(path), block)
     with open_input(str(path)) as stream:
         folder.read(stream, stats or ReadStats())
-    return out, folder.column_blocks
+    from scanner.collect.flows import groups
+
+    return out, folder.scanned_blocks if groups.native is not None else folder.column_blocks
 
 
 def same(path: Path, max_flows: int = 20_000, min_columns: int = 0) -> FlowSummary:

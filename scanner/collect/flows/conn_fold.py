@@ -5,8 +5,12 @@ The file is read 1 MiB at a time (as the reader reads it) and folded in blocks o
 no header line, every line exactly as wide as the ``#fields`` line, every value in the form Zeek
 writes it) is checked and converted column by column with calls that run in C: each distinct
 address and /24 is validated and labelled once per file, every port, time and byte count once
-per block. Records are then added up in slots (:class:`_Groups`): one dictionary look-up per
-record finds its slot, and only the sums run record by record. Any other block (a header, an
+per block. Records are then added up in slots (:mod:`~scanner.collect.flows.groups`): one
+dictionary look-up per record finds its slot, and only the sums run record by record. Where the
+compiled groups store is built, its ``scan`` checks and adds up a block of plain lines in one
+call, with the same checks; the Python column path is then the way for the plain blocks it
+leaves (IPv4-mapped addresses, zone ids, times of 64 characters or more, another separator than
+one ASCII character). Any other block (a header, an
 unset or unusual value, a bad line, invalid UTF-8), and every line of a log whose unset marker
 could be read as a value, is read line by line with the reader's own checks, so the summary and
 any error (file, line, what is wrong) are those of ``summarize(read_flows(...))``; the tests
@@ -16,12 +20,12 @@ compare the two, and a differential fuzzer did too.
 from __future__ import annotations
 
 import socket
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from itertools import compress, repeat
+from itertools import repeat
 from operator import add, itemgetter
 from typing import cast
 
+from scanner.collect.flows import groups as store
 from scanner.collect.flows import zeek
 from scanner.collect.flows.inputs import (
     CHUNK,
@@ -34,7 +38,7 @@ from scanner.collect.flows.inputs import (
 from scanner.collect.flows.netfold import Labeller, fold, labeller
 from scanner.collect.flows.records import ReadStats
 from scanner.errors import InputError
-from scanner.model.flows import SAMPLES, FlowKey, FlowStats, FlowSummary, NetStats
+from scanner.model.flows import SAMPLES, FlowKey, FlowSummary
 
 BLOCK = 64 * 1024
 _NAMES = ("ts", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto")
@@ -109,134 +113,6 @@ class _Heads(dict[str, str]):
         return value
 
 
-class _Groups(dict[FlowKey, int]):
-    """Records added up per key in flat lists, one slot per key (``self[key]`` makes a new one).
-
-    The per-record work is one look-up and three list updates; :class:`FlowStats` and
-    :class:`NetStats` objects are made once per key at the end. ``samples``: keep the first
-    :data:`SAMPLES` distinct destination addresses of each key (per-network aggregates).
-    """
-
-    def __init__(self, samples: bool = False) -> None:
-        super().__init__()
-        self.connections: Counter[int] = Counter()
-        self.bytes: list[int] = []
-        self.first: list[float] = []
-        self.last: list[float] = []
-        self.nobytes: set[int] = set()            # slots no record of which said its bytes
-        self.bytes_out: list[int] = []            # what the source sent ...
-        self.noout: set[int] = set()              # ... unless no record said
-        self.samples: list[list[str]] | None = [] if samples else None
-        self.more: set[int] = set()               # slots with more distinct addresses than samples
-
-    def __missing__(self, key: FlowKey) -> int:
-        slot = self[key] = len(self)
-        self.nobytes.add(slot)   # until a record says its bytes
-        self.noout.add(slot)
-        self.bytes.append(0)
-        self.bytes_out.append(0)
-        self.first.append(_INF)
-        self.last.append(-_INF)
-        if self.samples is not None:
-            self.samples.append([])
-        return slot
-
-    def add_block(self, slots: list[int], times: list[float], totals: list[int], outs: list[int] | None) -> None:
-        """Records that all have a time and a byte count (and, unless ``outs`` is None, the bytes
-        their source sent)."""
-        self.connections.update(slots)
-        self.nobytes.difference_update(slots)
-        sums, first, last = self.bytes, self.first, self.last
-        if outs is not None:
-            self.noout.difference_update(slots)
-            sent = self.bytes_out
-            for slot, out in zip(slots, outs):
-                sent[slot] += out
-        for slot, ts, total in zip(slots, times, totals):
-            sums[slot] += total
-            if ts < first[slot]:
-                first[slot] = ts
-            if ts > last[slot]:
-                last[slot] = ts
-
-    def add_samples(self, pairs: Iterable[tuple[int, str]]) -> None:
-        """``(slot, address)`` pairs, each distinct pair once, in the order first seen."""
-        samples, more = self.samples, self.more
-        assert samples is not None
-        for slot, ip in pairs:
-            if slot in more:
-                continue
-            kept = samples[slot]
-            if ip not in kept:
-                if len(kept) < SAMPLES:
-                    kept.append(ip)
-                else:
-                    more.add(slot)
-
-    def add_one(self, key: FlowKey, ts: float | None, total: int | None, out: int | None,
-                ip: str | None = None) -> None:
-        slot = self[key]
-        if total is not None:
-            self.bytes[slot] += total
-            self.nobytes.discard(slot)
-        if out is not None:
-            self.bytes_out[slot] += out
-            self.noout.discard(slot)
-        self.connections[slot] += 1
-        if ts is not None:
-            if ts < self.first[slot]:
-                self.first[slot] = ts
-            if ts > self.last[slot]:
-                self.last[slot] = ts
-        if ip is not None:
-            self.add_samples(((slot, ip),))
-
-    def absorb(self, flows: dict[FlowKey, FlowStats]) -> None:
-        """Take over exact tuples summarised before (an earlier file), in their order."""
-        for key, stats in flows.items():
-            slot = self[key]
-            self.connections[slot] = stats.connections
-            if stats.bytes is not None:
-                self.bytes[slot] = stats.bytes
-                self.nobytes.discard(slot)
-            if stats.bytes_out is not None:
-                self.bytes_out[slot] = stats.bytes_out
-                self.noout.discard(slot)
-            self.first[slot] = _INF if stats.first_ts is None else stats.first_ts
-            self.last[slot] = -_INF if stats.last_ts is None else stats.last_ts
-        flows.clear()
-
-    def _times(self, slot: int) -> tuple[float | None, float | None]:
-        first, last = self.first[slot], self.last[slot]
-        return (None if first == _INF else first), (None if last == -_INF else last)
-
-    def flows_into(self, flows: dict[FlowKey, FlowStats]) -> None:
-        for key, slot in self.items():
-            first, last = self._times(slot)
-            flows[key] = FlowStats(first, last, self.connections[slot],
-                                   None if slot in self.nobytes else self.bytes[slot],
-                                   None if slot in self.noout else self.bytes_out[slot])
-        self.clear()
-
-    def networks_into(self, networks: dict[FlowKey, NetStats]) -> None:
-        """Merge into per-network aggregates (those folded from exact tuples come first)."""
-        samples = self.samples
-        assert samples is not None
-        for key, slot in self.items():
-            first, last = self._times(slot)
-            agg = networks.get(key)
-            if agg is None:
-                agg = networks[key] = NetStats()
-            kept = samples[slot]
-            agg.add(kept[0], self.connections[slot], None if slot in self.nobytes else self.bytes[slot], first, last,
-                    None if slot in self.noout else self.bytes_out[slot])
-            for ip in kept[1:]:
-                agg.add(ip, 0, None, None, None)
-            if slot in self.more:
-                agg.more_addresses = True
-        self.clear()
-
-
 def _digits(column: list[str], width: int) -> bool:
     """Every value plain ASCII digits (the block is ASCII), none empty, none wider than ``width``."""
     return all(column) and "".join(column).isdigit() and max(map(len, column)) <= width
@@ -251,8 +127,8 @@ class ConnFold:
         self.source = source
         self.head = zeek._Header()  # noqa: SLF001 - the reader's own header state, shared on purpose
         self.label: Labeller | None = labeller() if out.folded else None
-        self.exact = _Groups()
-        self.networks = _Groups(samples=True)
+        self.exact = store.new_groups()
+        self.networks = store.new_groups(SAMPLES)
         self.ips = _Addresses()
         self.heads = _Heads(self.label) if self.label is not None else None
         self.ports: dict[str, int] = {}
@@ -265,26 +141,27 @@ class ConnFold:
         self.width = 0
         self.records = 0
         self.units = 0
-        self.column_blocks = 0   # blocks read as columns (the tests look)
+        self.column_blocks = 0   # blocks read as columns (the tests look) ...
+        self.scanned_blocks = 0  # ... of them by the compiled store's scan
 
     def read(self, stream: BoundedReader, stats: ReadStats) -> None:
         """Fold the whole stream; what was read before an error stays in the summary."""
         if self.label is None:
-            self.exact.absorb(self.out.flows)
+            store.absorb(self.exact, self.out.flows)
         try:
             for before, body, terminated in _blocks(stream, self.block):
                 if not (terminated and self.pick is not None and self.byte_cols and self._columns(body)):
                     self._lines(body, before, terminated)
         finally:
-            self.exact.flows_into(self.out.flows)
-            self.networks.networks_into(self.out.networks)
+            store.flows_into(self.exact, self.out.flows)
+            store.networks_into(self.networks, self.out.networks)
             stats.units += self.units
             stats.records += self.records
             self.out.records += self.records
 
     def _fold(self) -> None:
         """Too many exact tuples: from now on per destination network (:func:`fold`)."""
-        self.exact.flows_into(self.out.flows)
+        store.flows_into(self.exact, self.out.flows)
         self.label = labeller()
         self.heads = _Heads(self.label)
         fold(self.out, self.label)
@@ -293,6 +170,8 @@ class ConnFold:
 
     def _columns(self, body: bytes) -> bool:
         """Fold ``body`` column by column; False (nothing changed) when a line needs the reader."""
+        if self._scan(body):
+            return True
         sep, width = self.head.sep, self.width
         if len(sep) != 1 or not body.isascii():
             return False
@@ -338,20 +217,46 @@ class ConnFold:
             ports = [None if kind == "icmp" else port for port, kind in zip(ports, kinds, strict=True)]
         if nets is None:
             before = len(self.exact)
-            slots = list(map(self.exact.__getitem__, zip(src_c, dst_c, ports, kinds)))
-            self.exact.add_block(slots, times, totals, outs)
+            count = self._add_block(self.exact, zip(src_c, dst_c, ports, kinds), times, totals, outs, None)
             if len(self.exact) > max(before, self.out.max_flows):   # a new tuple past max_flows
                 self._fold()
         else:
-            groups = self.networks
-            slots = list(map(groups.__getitem__, zip(src_c, nets, ports, kinds)))
-            groups.add_block(slots, times, totals, outs)
-            hungry = set(slots).difference(groups.more)   # keys still taking sample addresses
-            if hungry:
-                groups.add_samples(dict.fromkeys(compress(zip(slots, dst_c), map(hungry.__contains__, slots))))
-        self.records += len(slots)
-        self.units += len(slots)
+            count = self._add_block(self.networks, zip(src_c, nets, ports, kinds), times, totals, outs, dst_c)
+        self._took(count)
+        return True
+
+    def _took(self, count: int) -> None:
+        self.records += count
+        self.units += count
         self.column_blocks += 1
+
+    @staticmethod
+    def _add_block(groups: store.Groups, keys: Iterable[FlowKey], times: list[float], totals: list[int],
+                   outs: list[int] | None, ips: list[str] | None) -> int:
+        if isinstance(groups, store.PyGroups):
+            return groups.add_block(keys, times, totals, outs, ips)
+        count = 0   # the compiled store, for a block its own scan does not take (IPv6, say)
+        for key, ts, total, out, ip in zip(keys, times, totals, outs or repeat(None), ips or repeat(None)):
+            groups.add_one(key, ts, total, out, ip)
+            count += 1
+        return count
+
+    def _scan(self, body: bytes) -> bool:
+        """The compiled store's own reading of a block of plain lines (same checks, same sums)."""
+        label = self.label
+        groups = self.exact if label is None else self.networks
+        scan = getattr(groups, "scan", None)
+        if scan is None:
+            return False
+        before = len(groups)
+        count = scan(body, self.head.sep, self.width, self.cols, self.byte_cols, self.out_first,
+                     zeek._TRANSPORT, None if label is None else self.heads, label)  # noqa: SLF001
+        if count < 0:
+            return False
+        if label is None and len(groups) > max(before, self.out.max_flows):   # a new tuple past max_flows
+            self._fold()
+        self._took(count)
+        self.scanned_blocks += 1
         return True
 
     def _labels(self, dst_c: list[str]) -> list[str]:
