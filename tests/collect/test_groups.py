@@ -179,3 +179,62 @@ def test_scan_takes_any_bytes_without_harm(data: bytes, seed: list[int]) -> None
         heads = defaultdict(str, {"203.0.113": "x"})   # other /24s: "" (addresses differ), asked one by one
         result = scan(store, body, *((heads, str) if seed[0] % 2 else (None, None)))
         assert result >= 0 or store.rows() == before
+
+
+# --- found by a review of the C code --------------------------------------------------------------
+
+@needs_native
+@pytest.mark.parametrize("field", ["2001:db8::1\x00junk", "2001:db8::\x00zz", "2001:db8::1 ", "2001:db8::x"])
+def test_scan_refuses_an_ipv6_field_with_anything_but_hex_digits_and_colons(field: str) -> None:
+    """inet_pton stops at a NUL: "2001:db8::1\\0junk" was taken as 2001:db8::1, where the reader
+    says the field is not an address."""
+    assert native is not None
+    store = native.Groups()
+    assert scan(store, block(plain(), plain(dst=field))) == -1
+    assert scan(store, block(plain(), plain(src=field))) == -1
+    assert store.rows() == []
+
+
+@needs_native
+def test_a_nul_in_an_address_is_the_readers_error_on_the_fast_path(tmp_path: Any) -> None:
+    from scanner.collect.flows import FlowSummary, read_flows, summarize
+    from scanner.collect.flows.summary import summarize_file
+    from scanner.errors import InputError
+
+    log = tmp_path / "conn.log"
+    rows = [plain(src=f"198.51.100.{i % 200 + 1}") for i in range(2000)] + [plain(dst="2001:db8::1\x00junk")]
+    log.write_text("#separator \\x09\n#fields\t" + "\t".join(FIELDS) + "\n" + "\n".join(rows) + "\n")
+    with pytest.raises(InputError) as slow:
+        summarize(read_flows(str(log)), FlowSummary())
+    with pytest.raises(InputError) as fast:
+        summarize_file(str(log), summary=FlowSummary())
+    assert (str(fast.value), fast.value.line) == (str(slow.value), slow.value.line) and fast.value.line == 2003
+
+
+@needs_native
+def test_an_uninitialised_or_reentered_store_raises_instead_of_crashing() -> None:
+    assert native is not None
+    bare = native.Groups.__new__(native.Groups)   # __init__ not called: still a working, empty store
+    bare.add_one(("198.51.100.1", "203.0.113.5", 443, "tcp"), 1.0, 1, 1)
+    assert len(bare) == 1
+    store = native.Groups(4)
+
+    class Sneaky(str):
+        def __hash__(self) -> int:
+            store.add_one(("198.51.100.2", "203.0.113.6", 80, "tcp"), 2.0, 5, 5, "203.0.113.6")
+            return 1
+
+    with pytest.raises(RuntimeError, match="re-entrantly"):
+        store.add_one((Sneaky("198.51.100.1"), "203.0.113.5", 443, "tcp"), 1.0, 1, 1, "203.0.113.5")
+    assert store.rows() == [] and len(store) == 0
+
+
+@needs_native
+def test_the_same_transport_is_the_same_key_whatever_the_order_of_the_mapping() -> None:
+    """The raw key once held the transport's position in the mapping of that call."""
+    assert native is not None
+    store = native.Groups()
+    tcp_first, udp_first = {"tcp": "tcp", "udp": "udp"}, {"udp": "udp", "tcp": "tcp"}
+    for transports, proto in ((tcp_first, "tcp"), (udp_first, "udp"), (udp_first, "tcp")):
+        assert store.scan(block(plain(proto=proto)), "\t", len(FIELDS), COLS, BYTE_COLS, True, transports, None, None) == 1
+    assert [(row[0][3], row[1]) for row in store.rows()] == [("tcp", 2), ("udp", 1)]

@@ -15,7 +15,11 @@
  *    every line exactly `width` fields, ASCII, no header line, no line longer than MAX_LINE). Anything else returns -1 *before* any state
  *    changes, and the caller reads the block its own way (the reader's rules and error messages).
  *  - Sums are 128-bit and checked; every table is sized by what it holds, cleared with the groups.
+ *  - Table keys are hashed with the interpreter's keyed SipHash: words that come from the file
+ *    cannot be chosen to collide (a flooded table would take quadratic time).
  *  - No Python object's address is used as a key unless this module holds a reference to it.
+ *  - Python code a call may run (a key's __hash__, a label callback) cannot re-enter the store
+ *    while it is in the middle of a change (RuntimeError).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -27,9 +31,10 @@
 #define MAX_LINE (64 * 1024)  /* inputs.MAX_LINE */
 #define MAX_WIDTH 1024        /* fields per line this module splits (Zeek's reader allows 512) */
 #define MAX_SAMPLES 16
+#define MAX_KINDS 16          /* distinct (transport name, kind) pairs a store keeps apart */
 #define MAX_TRANSPORTS 16
 #define MAX_HEADS 262144      /* remembered /24 labels, as conn_fold._MAX_CACHE */
-#define MAX_RAW (1 << 22)     /* remembered record keys before the memory is emptied */
+#define MAX_RAW (1 << 20)     /* remembered record keys before the memory is emptied (<= ~120 MB) */
 #define NO_PORT 65536u        /* ICMP: Zeek's port fields hold type and code */
 
 typedef unsigned __int128 u128;
@@ -52,15 +57,15 @@ typedef struct {
     size_t used;
 } Table;
 
+/* Keys hold words straight from the file (a source IPv6 address): an unkeyed hash would let a
+ * crafted log put every key into one bucket (quadratic time). This is the interpreter's own keyed
+ * hash (SipHash with the per-process secret), as Python's dict uses for str keys. */
 static uint64_t mix(const Key *k) {
-    uint64_t h = 0x632BE59BD9B4E019ull;
-    for (int i = 0; i < 5; i++) {
-        h = (h ^ k->w[i]) * 0x9E3779B97F4A7C15ull;
-        h ^= h >> 31;
-    }
-    h *= 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 29;
-    return h;
+#if PY_VERSION_HEX >= 0x030E0000
+    return (uint64_t)Py_HashBuffer(k, sizeof(Key));
+#else
+    return (uint64_t)_Py_HashBytes(k, sizeof(Key));
+#endif
 }
 
 static void table_clear(Table *t) {
@@ -153,8 +158,7 @@ typedef struct {
     uint64_t connections;
     u128 bytes, out;
     double first, last;
-    unsigned char has_bytes, has_out, more, nsamples;
-    PyObject *samples[MAX_SAMPLES];
+    unsigned char has_bytes, has_out, more, nsamples;   /* samples: in Groups.sample_store */
 } Slot;
 
 typedef struct {
@@ -162,17 +166,25 @@ typedef struct {
     PyObject *index;   /* dict: key tuple -> slot number (int) */
     PyObject *keys;    /* list: slot number -> key tuple */
     Slot *slots;
+    PyObject **sample_store;  /* `samples` per slot: slot i's are at i * samples */
     Py_ssize_t nslots, capacity;
     int samples;       /* sample addresses kept per slot (0: none) */
+    int busy;          /* inside a dict or list call that may run Python code: no re-entry */
+    PyObject *kinds[MAX_KINDS][2];  /* (name, kind) pairs seen, each one number in `raw` keys */
+    int nkinds;
     Table raw;         /* (source, destination or label, port, transport) as numbers -> slot */
     Table heads;       /* IPv4 /24 -> its label (ref), or Py_None: addresses differ */
     PyObject *heads_of; /* the heads mapping that `heads` remembers, or NULL */
 } Groups;
 
+static PyObject **samples_of(Groups *g, Py_ssize_t slot) {
+    return g->sample_store + slot * g->samples;
+}
+
 static void slots_clear(Groups *g) {
     for (Py_ssize_t i = 0; i < g->nslots; i++) {
         for (int j = 0; j < g->slots[i].nsamples; j++) {
-            Py_CLEAR(g->slots[i].samples[j]);
+            Py_CLEAR(samples_of(g, i)[j]);
         }
     }
     g->nslots = 0;
@@ -181,6 +193,11 @@ static void slots_clear(Groups *g) {
 static void groups_reset(Groups *g) {
     slots_clear(g);
     table_clear(&g->raw);
+    for (int i = 0; i < g->nkinds; i++) {
+        Py_CLEAR(g->kinds[i][0]);
+        Py_CLEAR(g->kinds[i][1]);
+    }
+    g->nkinds = 0;
     table_clear(&g->heads);
     Py_CLEAR(g->heads_of);
     if (g->index != NULL) {
@@ -204,7 +221,16 @@ static int groups_init(Groups *g, PyObject *args, PyObject *kwds) {
         PyErr_Format(PyExc_ValueError, "samples must be 0-%d", MAX_SAMPLES);
         return -1;
     }
+    if (g->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Groups used re-entrantly");
+        return -1;
+    }
     groups_reset(g);
+    PyMem_Free(g->slots);
+    PyMem_Free(g->sample_store);
+    g->slots = NULL;
+    g->sample_store = NULL;
+    g->capacity = 0;
     g->samples = samples;
     if (g->index == NULL && (g->index = PyDict_New()) == NULL) {
         return -1;
@@ -217,14 +243,39 @@ static int groups_init(Groups *g, PyObject *args, PyObject *kwds) {
 
 static void groups_dealloc(Groups *g) {
     PyObject_GC_UnTrack(g);
-    slots_clear(g);
-    table_clear(&g->raw);
-    table_clear(&g->heads);
-    Py_CLEAR(g->heads_of);
+    groups_reset(g);
     Py_CLEAR(g->index);
     Py_CLEAR(g->keys);
     PyMem_Free(g->slots);
+    PyMem_Free(g->sample_store);
     Py_TYPE(g)->tp_free((PyObject *)g);
+}
+
+static PyObject *groups_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    Groups *g = (Groups *)type->tp_alloc(type, 0);   /* zeroed */
+    if (g == NULL) {
+        return NULL;
+    }
+    g->index = PyDict_New();
+    g->keys = PyList_New(0);
+    if (g->index == NULL || g->keys == NULL) {
+        Py_DECREF(g);
+        return NULL;
+    }
+    return (PyObject *)g;
+}
+
+/* A method may run: the object is whole and no dict or list call of it is under way. */
+static int usable(Groups *g) {
+    if (g->index == NULL || g->keys == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Groups is not initialised");
+        return 0;
+    }
+    if (g->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Groups used re-entrantly (from a key's __hash__ or __eq__)");
+        return 0;
+    }
+    return 1;
 }
 
 static int groups_traverse(Groups *g, visitproc visit, void *arg) {
@@ -247,7 +298,9 @@ static Py_ssize_t groups_len(Groups *g) {
 
 /* The slot of `key` (a new one, at the end, when the key is new). */
 static Py_ssize_t slot_of(Groups *g, PyObject *key) {
+    g->busy = 1;   /* hashing and comparing a key may run Python code */
     PyObject *found = PyDict_GetItemWithError(g->index, key);
+    g->busy = 0;
     if (found != NULL) {
         return PyLong_AsSsize_t(found);
     }
@@ -266,6 +319,14 @@ static Py_ssize_t slot_of(Groups *g, PyObject *key) {
             return -1;
         }
         g->slots = grown;
+        if (g->samples) {
+            PyObject **store = PyMem_Realloc(g->sample_store, (size_t)capacity * (size_t)g->samples * sizeof(PyObject *));
+            if (store == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            g->sample_store = store;
+        }
         g->capacity = capacity;
     }
     Py_ssize_t slot = g->nslots;
@@ -273,14 +334,18 @@ static Py_ssize_t slot_of(Groups *g, PyObject *key) {
     if (number == NULL) {
         return -1;
     }
+    g->busy = 1;
     int failed = PyDict_SetItem(g->index, key, number) < 0 || PyList_Append(g->keys, key) < 0;
+    g->busy = 0;
     Py_DECREF(number);
     if (failed) {
         PyObject *type, *value, *traceback;
         PyErr_Fetch(&type, &value, &traceback);
+        g->busy = 1;
         if (PyDict_DelItem(g->index, key) < 0) {  /* keep index and keys in step */
             PyErr_Clear();
         }
+        g->busy = 0;
         PyErr_Restore(type, value, traceback);
         return -1;
     }
@@ -362,15 +427,16 @@ static int sample_obj(Groups *g, Slot *s, PyObject *ip) {
     if (s->more || g->samples == 0) {
         return 0;
     }
+    PyObject **kept = samples_of(g, s - g->slots);
     for (int j = 0; j < s->nsamples; j++) {
-        int same = PyObject_RichCompareBool(s->samples[j], ip, Py_EQ);
+        int same = PyObject_RichCompareBool(kept[j], ip, Py_EQ);
         if (same != 0) {
             return same < 0 ? -1 : 0;
         }
     }
     if (s->nsamples < g->samples) {
         Py_INCREF(ip);
-        s->samples[s->nsamples++] = ip;
+        kept[s->nsamples++] = ip;
     } else {
         s->more = 1;
     }
@@ -381,8 +447,9 @@ static int sample_text(Groups *g, Slot *s, const char *text, Py_ssize_t len) {
     if (s->more || g->samples == 0) {
         return 0;
     }
+    PyObject **store = samples_of(g, s - g->slots);
     for (int j = 0; j < s->nsamples; j++) {
-        PyObject *kept = s->samples[j];
+        PyObject *kept = store[j];
         if (PyUnicode_IS_ASCII(kept) && PyUnicode_GET_LENGTH(kept) == len
                 && memcmp(PyUnicode_DATA(kept), text, (size_t)len) == 0) {
             return 0;
@@ -393,7 +460,7 @@ static int sample_text(Groups *g, Slot *s, const char *text, Py_ssize_t len) {
         if (ip == NULL) {
             return -1;
         }
-        s->samples[s->nsamples++] = ip;
+        store[s->nsamples++] = ip;
     } else {
         s->more = 1;
     }
@@ -412,7 +479,7 @@ static void add_time(Slot *s, double ts) {
 /* add_one(key, ts, total, out, ip=None): one record (ts, total, out and ip may be None). */
 static PyObject *groups_add_one(Groups *g, PyObject *args) {
     PyObject *key, *ts, *total, *out, *ip = Py_None;
-    if (!PyArg_ParseTuple(args, "OOOO|O:add_one", &key, &ts, &total, &out, &ip)) {
+    if (!usable(g) || !PyArg_ParseTuple(args, "OOOO|O:add_one", &key, &ts, &total, &out, &ip)) {
         return NULL;
     }
     u128 total_v = 0, out_v = 0;
@@ -454,7 +521,7 @@ static PyObject *groups_add_one(Groups *g, PyObject *args) {
  * first and last may be None). */
 static PyObject *groups_add_row(Groups *g, PyObject *args) {
     PyObject *key, *conns, *total, *out, *first, *last;
-    if (!PyArg_ParseTuple(args, "OOOOOO:add_row", &key, &conns, &total, &out, &first, &last)) {
+    if (!usable(g) || !PyArg_ParseTuple(args, "OOOOOO:add_row", &key, &conns, &total, &out, &first, &last)) {
         return NULL;
     }
     unsigned long long n = PyLong_AsUnsignedLongLong(conns);
@@ -503,6 +570,9 @@ static PyObject *groups_add_row(Groups *g, PyObject *args) {
 /* rows(): per slot, in the order first seen:
  * (key, connections, bytes|None, out|None, first|None, last|None, samples|None, more). */
 static PyObject *groups_rows(Groups *g, PyObject *Py_UNUSED(ignored)) {
+    if (!usable(g)) {
+        return NULL;
+    }
     PyObject *rows = PyList_New(g->nslots);
     if (rows == NULL) {
         return NULL;
@@ -518,9 +588,9 @@ static PyObject *groups_rows(Groups *g, PyObject *Py_UNUSED(ignored)) {
                 Py_DECREF(rows);
                 return NULL;
             }
+            PyObject **kept = samples_of(g, i);
             for (int j = 0; j < s->nsamples; j++) {
-                Py_INCREF(s->samples[j]);
-                PyList_SET_ITEM(samples, j, s->samples[j]);
+                PyList_SET_ITEM(samples, j, Py_NewRef(kept[j]));
             }
         }
         PyObject *bytes = s->has_bytes ? from_u128(s->bytes) : Py_NewRef(Py_None);
@@ -547,6 +617,9 @@ static PyObject *groups_rows(Groups *g, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *groups_clear_method(Groups *g, PyObject *Py_UNUSED(ignored)) {
+    if (!usable(g)) {
+        return NULL;
+    }
     groups_reset(g);
     Py_RETURN_NONE;
 }
@@ -574,6 +647,7 @@ typedef struct {
     Py_ssize_t len;
     PyObject *kind;      /* borrowed from the transports dict, alive for the call */
     int icmp;
+    int id;              /* the store's number for (name, kind), the same in every call */
 } Transport;
 
 /* A dotted quad as ipaddress.IPv4Address takes it (no leading zeros): its own canonical text. */
@@ -629,6 +703,12 @@ static int address(const char *p, Py_ssize_t len, uint64_t *bits, unsigned char 
     if (len < 2 || len >= INET6_ADDRSTRLEN || memchr(p, ':', (size_t)len) == NULL
             || memchr(p, '.', (size_t)len) != NULL || memchr(p, '%', (size_t)len) != NULL) {
         return 0;
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {   /* inet_pton would stop at a NUL inside the field */
+        char c = p[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':')) {
+            return 0;
+        }
     }
     char copy[INET6_ADDRSTRLEN];
     unsigned char raw[16];
@@ -879,7 +959,7 @@ static PyObject *label_of(Groups *g, const Rec *r, PyObject *heads, PyObject *la
 static Py_ssize_t record_slot(Groups *g, const Rec *r, PyObject *dest, const Transport *transports) {
     /* port (17 bits, NO_PORT included), transport (< 16), which addresses are IPv6, label or not */
     Key k = {{r->src[0], r->src[1], dest == NULL ? r->dst[0] : (uint64_t)(uintptr_t)dest, dest == NULL ? r->dst[1] : 0,
-              ((uint64_t)r->port << 8) | (uint64_t)r->transport | ((uint64_t)r->src_v6 << 32)
+              ((uint64_t)r->port << 8) | (uint64_t)transports[r->transport].id | ((uint64_t)r->src_v6 << 32)
               | ((uint64_t)r->dst_v6 << 33) | ((uint64_t)(dest != NULL) << 34)}};
     Entry *e = table_find(&g->raw, &k);
     if (e != NULL) {
@@ -914,8 +994,8 @@ static PyObject *groups_scan(Groups *g, PyObject *args) {
     PyObject *sep_obj, *cols_obj, *bytes_obj, *transports_obj, *heads, *label;
     int out_first;
     Py_ssize_t width;
-    if (!PyArg_ParseTuple(args, "y*UnOOpOOO:scan", &body, &sep_obj, &width, &cols_obj, &bytes_obj, &out_first,
-                          &transports_obj, &heads, &label)) {
+    if (!usable(g) || !PyArg_ParseTuple(args, "y*UnOOpOOO:scan", &body, &sep_obj, &width, &cols_obj, &bytes_obj,
+                                        &out_first, &transports_obj, &heads, &label)) {
         return NULL;
     }
     PyObject *result = NULL;
@@ -966,7 +1046,23 @@ static PyObject *groups_scan(Groups *g, PyObject *args) {
             result = PyLong_FromLong(-1);
             goto done;
         }
+        int id = -1;
+        for (int k = 0; k < g->nkinds && id < 0; k++) {
+            if (PyUnicode_Compare(g->kinds[k][0], name) == 0 && PyUnicode_Compare(g->kinds[k][1], kind) == 0) {
+                id = k;
+            }
+        }
+        if (id < 0) {
+            if (g->nkinds == MAX_KINDS) {
+                result = PyLong_FromLong(-1);
+                goto done;
+            }
+            id = g->nkinds++;
+            g->kinds[id][0] = Py_NewRef(name);
+            g->kinds[id][1] = Py_NewRef(kind);
+        }
         Transport *t = &transports[ntransports++];
+        t->id = id;
         t->text = (const char *)PyUnicode_DATA(name);
         t->len = PyUnicode_GET_LENGTH(name);
         t->kind = kind;
@@ -1055,7 +1151,7 @@ static PyTypeObject GroupsType = {
     .tp_doc = "Flow records added up per key, one slot per key in the order first seen.",
     .tp_basicsize = sizeof(Groups),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = PyType_GenericNew,
+    .tp_new = groups_new,
     .tp_init = (initproc)groups_init,
     .tp_dealloc = (destructor)groups_dealloc,
     .tp_traverse = (traverseproc)groups_traverse,
