@@ -467,13 +467,64 @@ static int sample_text(Groups *g, Slot *s, const char *text, Py_ssize_t len) {
     return 0;
 }
 
-static void add_time(Slot *s, double ts) {
-    if (ts < s->first) {
-        s->first = ts;
+/* Add `n` connections to a slot, with what they said (NULL: not said). */
+static int slot_add(Slot *s, uint64_t n, const u128 *total, const u128 *out, const double *first, const double *last) {
+    if (__builtin_add_overflow(s->connections, n, &s->connections)) {
+        PyErr_SetString(PyExc_OverflowError, "connection count beyond 64 bits");
+        return -1;
     }
-    if (ts > s->last) {
-        s->last = ts;
+    if (total != NULL) {
+        if (add_u128(&s->bytes, *total) < 0) {
+            return -1;
+        }
+        s->has_bytes = 1;
     }
+    if (out != NULL) {
+        if (add_u128(&s->out, *out) < 0) {
+            return -1;
+        }
+        s->has_out = 1;
+    }
+    if (first != NULL && *first < s->first) {
+        s->first = *first;
+    }
+    if (last != NULL && *last > s->last) {
+        s->last = *last;
+    }
+    return 0;
+}
+
+/* Python's byte counts and times (each may be None) as C values; *_set: not None. */
+static int c_values(PyObject *total, PyObject *out, PyObject *first, PyObject *last, u128 *total_v, u128 *out_v,
+                    double *first_v, double *last_v) {
+    if ((total != Py_None && as_u128(total, total_v) < 0) || (out != Py_None && as_u128(out, out_v) < 0)) {
+        return -1;
+    }
+    if ((first != Py_None && (*first_v = PyFloat_AsDouble(first)) == -1.0 && PyErr_Occurred())
+            || (last != Py_None && (*last_v = PyFloat_AsDouble(last)) == -1.0 && PyErr_Occurred())) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The slot of `key` with `n` connections and what they said added. */
+static Slot *add(Groups *g, PyObject *key, uint64_t n, PyObject *total, PyObject *out, PyObject *first,
+                 PyObject *last) {
+    u128 total_v = 0, out_v = 0;
+    double first_v = 0.0, last_v = 0.0;
+    if (c_values(total, out, first, last, &total_v, &out_v, &first_v, &last_v) < 0) {
+        return NULL;
+    }
+    Py_ssize_t slot = slot_of(g, key);
+    if (slot < 0) {
+        return NULL;
+    }
+    Slot *s = &g->slots[slot];
+    if (slot_add(s, n, total == Py_None ? NULL : &total_v, out == Py_None ? NULL : &out_v,
+                 first == Py_None ? NULL : &first_v, last == Py_None ? NULL : &last_v) < 0) {
+        return NULL;
+    }
+    return s;
 }
 
 /* add_one(key, ts, total, out, ip=None): one record (ts, total, out and ip may be None). */
@@ -482,36 +533,8 @@ static PyObject *groups_add_one(Groups *g, PyObject *args) {
     if (!usable(g) || !PyArg_ParseTuple(args, "OOOO|O:add_one", &key, &ts, &total, &out, &ip)) {
         return NULL;
     }
-    u128 total_v = 0, out_v = 0;
-    double ts_v = 0.0;
-    if ((total != Py_None && as_u128(total, &total_v) < 0) || (out != Py_None && as_u128(out, &out_v) < 0)) {
-        return NULL;
-    }
-    if (ts != Py_None && (ts_v = PyFloat_AsDouble(ts)) == -1.0 && PyErr_Occurred()) {
-        return NULL;
-    }
-    Py_ssize_t slot = slot_of(g, key);
-    if (slot < 0) {
-        return NULL;
-    }
-    Slot *s = &g->slots[slot];
-    s->connections++;
-    if (total != Py_None) {
-        if (add_u128(&s->bytes, total_v) < 0) {
-            return NULL;
-        }
-        s->has_bytes = 1;
-    }
-    if (out != Py_None) {
-        if (add_u128(&s->out, out_v) < 0) {
-            return NULL;
-        }
-        s->has_out = 1;
-    }
-    if (ts != Py_None) {
-        add_time(s, ts_v);
-    }
-    if (ip != Py_None && sample_obj(g, s, ip) < 0) {
+    Slot *s = add(g, key, 1, total, out, ts, ts);
+    if (s == NULL || (ip != Py_None && sample_obj(g, s, ip) < 0)) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -525,44 +548,8 @@ static PyObject *groups_add_row(Groups *g, PyObject *args) {
         return NULL;
     }
     unsigned long long n = PyLong_AsUnsignedLongLong(conns);
-    if (n == (unsigned long long)-1 && PyErr_Occurred()) {
+    if ((n == (unsigned long long)-1 && PyErr_Occurred()) || add(g, key, n, total, out, first, last) == NULL) {
         return NULL;
-    }
-    u128 total_v = 0, out_v = 0;
-    double first_v = 0.0, last_v = 0.0;
-    if ((total != Py_None && as_u128(total, &total_v) < 0) || (out != Py_None && as_u128(out, &out_v) < 0)) {
-        return NULL;
-    }
-    if ((first != Py_None && (first_v = PyFloat_AsDouble(first)) == -1.0 && PyErr_Occurred())
-            || (last != Py_None && (last_v = PyFloat_AsDouble(last)) == -1.0 && PyErr_Occurred())) {
-        return NULL;
-    }
-    Py_ssize_t slot = slot_of(g, key);
-    if (slot < 0) {
-        return NULL;
-    }
-    Slot *s = &g->slots[slot];
-    if (__builtin_add_overflow(s->connections, (uint64_t)n, &s->connections)) {
-        PyErr_SetString(PyExc_OverflowError, "connection count beyond 64 bits");
-        return NULL;
-    }
-    if (total != Py_None) {
-        if (add_u128(&s->bytes, total_v) < 0) {
-            return NULL;
-        }
-        s->has_bytes = 1;
-    }
-    if (out != Py_None) {
-        if (add_u128(&s->out, out_v) < 0) {
-            return NULL;
-        }
-        s->has_out = 1;
-    }
-    if (first != Py_None && first_v < s->first) {
-        s->first = first_v;
-    }
-    if (last != Py_None && last_v > s->last) {
-        s->last = last_v;
     }
     Py_RETURN_NONE;
 }
@@ -1102,18 +1089,10 @@ static PyObject *groups_scan(Groups *g, PyObject *args) {
             }
         }
         Slot *s = &g->slots[slot];
-        s->connections++;
-        if (add_u128(&s->bytes, r->total) < 0) {
+        u128 sent = r->out;
+        if (slot_add(s, 1, &r->total, out_first ? &sent : NULL, &r->ts, &r->ts) < 0) {
             goto done;
         }
-        s->has_bytes = 1;
-        if (out_first) {
-            if (add_u128(&s->out, r->out) < 0) {
-                goto done;
-            }
-            s->has_out = 1;
-        }
-        add_time(s, r->ts);
         if (g->samples && sample_text(g, s, r->dst_text, r->dst_len) < 0) {
             goto done;
         }

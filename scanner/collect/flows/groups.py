@@ -128,21 +128,9 @@ class PyGroups(dict[FlowKey, int]):
 
     def add_one(self, key: FlowKey, ts: float | None, total: int | None, out: int | None,
                 ip: str | None = None, /) -> None:
-        slot = self[key]
-        if total is not None:
-            self.bytes[slot] += total
-            self.nobytes.discard(slot)
-        if out is not None:
-            self.bytes_out[slot] += out
-            self.noout.discard(slot)
-        self.connections[slot] += 1
-        if ts is not None:
-            if ts < self.first[slot]:
-                self.first[slot] = ts
-            if ts > self.last[slot]:
-                self.last[slot] = ts
+        self.add_row(key, 1, total, out, ts, ts)
         if ip is not None and self.samples is not None:
-            self._add_samples(((slot, ip),))
+            self._add_samples(((self[key], ip),))
 
     def add_row(self, key: FlowKey, connections: int, total: int | None, out: int | None,
                 first: float | None, last: float | None, /) -> None:
