@@ -377,6 +377,8 @@ def test_zeek_json_problems(tmp_path: Path) -> None:
         ("[" * 100_000 + "]" * 100_000, "line longer than"),
         ("[" * 30_000 + "]" * 30_000, "zeek conn.log: "),
         (good.replace('"proto":"udp",', ""), "no 'proto'"),
+        ('{"ts":1' + "0" * 400 + ',"id.orig_h":"198.51.100.1","id.resp_h":"203.0.113.5","proto":"tcp"}',
+         "ts 1000000000000"),   # an integer too large for a float: was an internal error
     ]
     for text, message in cases:
         err = error_of(write(tmp_path, "c.log", good + "\n" + text + "\n"), "zeek-json-conn")

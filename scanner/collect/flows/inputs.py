@@ -216,9 +216,14 @@ def parse_ts(text: str, what: str, source: str, lineno: int | None) -> float:
 
 def check_ts(value: object, what: str, source: str, lineno: int | None) -> float:
     """A time from JSON: epoch seconds, or an ISO 8601 string (Zeek's ``json_timestamps`` option)."""
-    if type(value) in (int, float) and math.isfinite(value):  # type: ignore[arg-type]
-        return float(value)  # type: ignore[arg-type]
-    if isinstance(value, str):
+    if type(value) in (int, float):
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:   # an integer of 309 digits or more
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    elif isinstance(value, str):
         return parse_ts(value, what, source, lineno)
     raise InputError(f"{what} {_show(value)} is not a time", source, lineno)
 
