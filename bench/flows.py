@@ -16,6 +16,9 @@ with its ratio to the csv pass (target <= 3) and its peak RSS (target < 500 MB).
 virtual machine's speed wanders by a fifth from one second to the next, so each case runs
 RUNS times and the median ratio is printed with the range. Figures only, no assertions.
 
+The high-cardinality records are then written as Zeek JSON lines and read once, against a bare
+``json.loads`` pass (no target in the issue; JSON parsing alone is most of it).
+
 Run: .venv/bin/python bench/flows.py [RECORDS] [RUNS]   (default 1,000,000 and 3)
 """
 
@@ -92,6 +95,44 @@ def generate(path: str, count: int, high: bool, seed: int = 7) -> None:
         out.write("#close\t2026-11-24-01-01-32\n")
 
 
+def to_json(path: str, target: str) -> None:
+    """The same log as Zeek's JSON writer (``LogAscii::use_json=T``) writes it: unset fields left out."""
+    numbers = {"id.orig_p", "id.resp_p", "orig_bytes", "resp_bytes", "missed_bytes", "orig_pkts", "orig_ip_bytes",
+               "resp_pkts", "resp_ip_bytes"}
+    fields: list[str] = []
+    with open(path, encoding="utf-8") as source, open(target, "w", encoding="utf-8") as out:
+        for line in source:
+            if line.startswith("#fields"):
+                fields = line.rstrip("\n").split("\t")[1:]
+            if line.startswith("#"):
+                continue
+            obj: dict[str, object] = {}
+            for name, value in zip(fields, line.rstrip("\n").split("\t"), strict=True):
+                if value != "-":
+                    obj[name] = float(value) if name in ("ts", "duration") else int(value) if name in numbers else value
+            out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+
+
+def measure_json(path: str) -> dict[str, float | int]:
+    """In this (fresh) process: a bare ``json.loads`` pass, then cityscan's way over the same file."""
+    started = time.perf_counter()
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            json.loads(line)
+    json_s = time.perf_counter() - started
+
+    from scanner.collect.flows import groups
+    from scanner.pipeline import flow_summary
+
+    started = time.perf_counter()
+    summary = flow_summary([path])
+    read_s = time.perf_counter() - started
+    assert summary is not None
+    return {"json_s": json_s, "read_s": read_s, "records": summary.records,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "store": "compiled" if groups.native is not None else "pure Python"}
+
+
 def distinct_tuples(path: str) -> int:
     seen = set()
     with open(path, newline="", encoding="utf-8") as handle:
@@ -130,13 +171,13 @@ def measure(path: str, count_tuples: bool) -> dict[str, float | int]:
             "tuples": distinct_tuples(path) if count_tuples else 0}   # last: not counted in the peak
 
 
-def child(path: str, count_tuples: bool, pure: bool = False) -> dict[str, float | int]:
+def child(path: str, count_tuples: bool, pure: bool = False, how: str = "--measure") -> dict[str, float | int]:
     """``measure`` in a fresh interpreter (started by exec from a small parent, so its peak RSS is its
     own); ``pure``: without the compiled groups store (CITYSCAN_PURE_PYTHON=1)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     if pure:
         env["CITYSCAN_PURE_PYTHON"] = "1"
-    run = subprocess.run([sys.executable, __file__, "--measure", path, "count" if count_tuples else "-"],
+    run = subprocess.run([sys.executable, __file__, how, path, "count" if count_tuples else "-"],
                          check=True, capture_output=True, text=True, env=env)
     return json.loads(run.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -144,6 +185,9 @@ def child(path: str, count_tuples: bool, pure: bool = False) -> dict[str, float 
 def main() -> None:
     if len(sys.argv) > 3 and sys.argv[1] == "--measure":
         print(json.dumps(measure(sys.argv[2], sys.argv[3] == "count")))
+        return
+    if len(sys.argv) > 3 and sys.argv[1] == "--measure-json":
+        print(json.dumps(measure_json(sys.argv[2])))
         return
     count = int(sys.argv[1]) if len(sys.argv) > 1 else RECORDS
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
@@ -170,6 +214,14 @@ def main() -> None:
                 pure = child(path, False, pure=True)
                 print(f"    without the compiled store (CITYSCAN_PURE_PYTHON=1, one run): "
                       f"{pure['total_s'] / pure['csv_s']:.1f}x, peak RSS {pure['peak_rss_mb']:.0f} MB")
+            if high:   # the same records as JSON lines (Corelight, Security Onion): against json.loads
+                json_path = path + ".json"
+                to_json(path, json_path)
+                j = child(json_path, False, how="--measure-json")
+                print(f"  as JSON lines ({os.path.getsize(json_path) / 1e6:.0f} MB): read (pipeline.flow_summary) "
+                      f"{j['read_s']:.2f} s, {j['read_s'] / j['json_s']:.1f}x a bare json.loads pass "
+                      f"({j['json_s']:.2f} s; one run); peak RSS {j['peak_rss_mb']:.0f} MB")
+                os.unlink(json_path)
             os.unlink(path)
     finally:
         for leftover in os.listdir(workdir):

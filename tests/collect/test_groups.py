@@ -238,3 +238,16 @@ def test_the_same_transport_is_the_same_key_whatever_the_order_of_the_mapping() 
     for transports, proto in ((tcp_first, "tcp"), (udp_first, "udp"), (udp_first, "tcp")):
         assert store.scan(block(plain(proto=proto)), "\t", len(FIELDS), COLS, BYTE_COLS, True, transports, None, None) == 1
     assert [(row[0][3], row[1]) for row in store.rows()] == [("tcp", 2), ("udp", 1)]
+
+
+@needs_native
+@settings(max_examples=3000, deadline=None)
+@given(text=st.from_regex(r"[0-9]{1,20}(\.[0-9]{0,25})?|\.[0-9]{1,25}|1[0-9]{9}\.[0-9]{6}", fullmatch=True))
+def test_scan_reads_a_time_exactly_as_float_does(text: str) -> None:
+    """The scan's exact fast path for times (an integer up to 2^53 over a power of ten up to
+    10^22) and its fallback give float()'s value, bit for bit."""
+    assert native is not None
+    store = native.Groups()
+    assert scan(store, block(plain(ts=text))) == 1
+    first = store.rows()[0][4]
+    assert first is not None and first.hex() == float(text).hex()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scanner.collect.flows import FlowSummary, ReadStats, read_flows, summarize
 from scanner.collect.flows.summary import summarize_file
@@ -323,3 +325,152 @@ def test_a_summary_passed_in_is_kept_as_the_reader_keeps_it(tmp_path: Path) -> N
     before.flows[("198.51.100.1", "203.0.113.3", 80, "tcp")] = FlowStats(0.5, 0.5, 1, 3)
     slow, fast = reader_and_fast(log, before)
     assert fast == slow and not fast[2] and dict(fast[1])[("198.51.100.1", "203.0.113.2", 80, "tcp")].bytes == 8
+
+
+# --- Zeek conn.log as JSON lines: folded while read, the reader's answers ---------------------------
+
+def json_log(path: Path, rows: int, seed: int, many: bool = False, extra: dict[int, str] | None = None) -> None:
+    """JSON conn lines as Zeek writes them, and now and then as it may (ISO times, underscore keys,
+    unset fields left out or null, payload bytes only, padding, blank lines, another _path)."""
+    import json
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(rows):
+        if extra and i in extra:
+            out.append(extra[i])
+            continue
+        dst = (f"52.{28 + rng.randrange(3)}.{rng.randrange(256)}.{rng.randrange(1, 255)}" if many else
+               rng.choice(("52.28.0.7", "35.0.1.2", "8.8.8.8", "2001:db8::1", "2001:DB8:0::1", "3.64.1.130")))
+        if many and rng.random() < 0.01:
+            dst = f"2a05:d014:{rng.randrange(3):x}::{rng.randrange(1, 65536):x}"
+        port, proto = rng.choice(((443, "tcp"), (53, "udp"), (8, "icmp"), (0, "unknown_transport")))
+        obj: dict[str, object] = {"ts": 1795000000 + rng.randrange(2_000_000) * 0.25, "uid": f"C{i}",
+                                  "id.orig_h": f"198.18.{rng.randrange(4)}.{rng.randrange(1, 60)}",
+                                  "id.orig_p": rng.randrange(1024, 65536), "id.resp_h": dst, "id.resp_p": port,
+                                  "proto": proto, "orig_bytes": 10, "resp_bytes": 20,
+                                  "orig_ip_bytes": rng.randrange(2000), "resp_ip_bytes": 900}
+        odd = rng.random()
+        if odd < 0.01:
+            obj["ts"] = "2026-11-23T01:02:03.5Z"
+        elif odd < 0.02:
+            obj["ts"] = 1795000000 + rng.randrange(1000)          # an integer time
+        elif odd < 0.03:
+            obj["id_orig_h"] = obj.pop("id.orig_h")               # underscore keys
+        elif odd < 0.04:
+            del obj["orig_ip_bytes"], obj["resp_ip_bytes"]         # payload bytes only
+        elif odd < 0.05:
+            obj["resp_ip_bytes"] = None
+        elif odd < 0.06:
+            del obj["ts"]
+        elif odd < 0.07:
+            obj["_path"] = "conn" if rng.random() < 0.5 else "conn_long"
+        elif odd < 0.075:
+            out.append("  ")   # a blank line (one line, as every row)
+            continue
+        elif odd < 0.08:
+            obj.pop("id.resp_p")
+        line = json.dumps(obj)
+        out.append(f" {line}\t" if odd > 0.995 else line)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def json_same(path: Path, max_flows: int) -> FlowSummary:
+    slow_stats, fast_stats = ReadStats(), ReadStats()
+    slow = summarize(read_flows(str(path), stats=slow_stats), FlowSummary(max_flows=max_flows))
+    fast = summarize_file(str(path), summary=FlowSummary(max_flows=max_flows), stats=fast_stats)
+    assert fast.records == slow.records and (fast_stats.units, fast_stats.records) == (slow_stats.units, slow_stats.records)
+    assert list(fast.flows.items()) == list(slow.flows.items())
+    assert list(fast.networks.items()) == list(slow.networks.items())
+    return fast
+
+
+@pytest.mark.parametrize(("many", "max_flows"), [(False, 20_000), (True, 20_000), (True, 3_000), (False, 0)])
+def test_json_conn_logs_fold_to_the_readers_summary(tmp_path: Path, many: bool, max_flows: int) -> None:
+    log = tmp_path / "conn.json.log"
+    json_log(log, 12_000, seed=max_flows + many, many=many)
+    fast = json_same(log, max_flows)
+    assert fast.records > 11_000 and fast.folded == (max_flows < 12_000)
+
+
+@pytest.mark.parametrize("bad", [
+    '{"ts":1.0,"id.orig_h":"198.18.0.1","id.orig_p":5,"id.resp_h":"52.28.0.300","id.resp_p":443,"proto":"tcp"}',
+    '{"ts":1.0,"id.orig_h":"198.18.0.1","id.orig_p":5,"id.resp_h":"52.28.0.1","id.resp_p":70000,"proto":"tcp"}',
+    '{"ts":1.0,"id.orig_h":"198.18.0.1","id.orig_p":true,"id.resp_h":"52.28.0.1","id.resp_p":443,"proto":"tcp"}',
+    '{"ts":NaN,"id.orig_h":"198.18.0.1","id.orig_p":5,"id.resp_h":"52.28.0.1","id.resp_p":443,"proto":"tcp"}',
+    '{"ts":1' + "0" * 400 + ',"id.orig_h":"198.18.0.1","id.orig_p":5,"id.resp_h":"52.28.0.1","id.resp_p":443,"proto":"tcp"}',
+    '{"ts":1.0,"id.orig_h":"198.18.0.1","id.orig_p":5,"id.resp_h":"52.28.0.1","id.resp_p":443,"proto":"sctp"}',
+    '{"ts":1.0,"id.orig_h":["198.18.0.1"],"id.orig_p":5,"id.resp_h":"52.28.0.1","id.resp_p":443,"proto":"tcp"}',
+    '{"ts":1.0,"id.orig_h":"198.18.0.1","id.orig_p":5,"id.resp_h":"52.28.0.1","id.resp_p":443,"proto":"tcp",'
+    '"orig_ip_bytes":-1}',
+    '{"ts":1.0,"id.orig_h":"198.18.0.1","id.orig_p":5,"id.resp_h":"52.28.0.1","id.resp_p":443,"proto":"tcp",'
+    '"orig_ip_bytes":9223372036854775808}',
+    '{"ts":1.0,"id.orig_h":"198.18.0.1","id.orig_p":5,"id.resp_h":"52.28.0.1","id.resp_p":443,"proto":"tcp",'
+    '"_path":"dns"}',
+    '{"ts":1.0,"id.orig_h":"198.18.0.1","id.resp_h":"52.28.0.1","id.resp_p":443}',
+    '[1, 2]', '{"ts": 1', "INVALID-UTF-8",
+], ids=lambda value: value[-40:])
+def test_a_bad_json_line_is_the_readers_error(tmp_path: Path, bad: str) -> None:
+    for many, max_flows in ((False, 20_000), (True, 500)):
+        log = tmp_path / "conn.json.log"
+        json_log(log, 3_000, seed=7, many=many, extra={2_500: bad})
+        if bad == "INVALID-UTF-8":
+            log.write_bytes(log.read_bytes().replace(b"INVALID-UTF-8", b'{"ts":\xff}'))
+        with pytest.raises(InputError) as slow:
+            summarize(read_flows(str(log)), FlowSummary(max_flows=max_flows))
+        with pytest.raises(InputError) as fast:
+            summarize_file(str(log), summary=FlowSummary(max_flows=max_flows))
+        assert (str(fast.value), fast.value.line) == (str(slow.value), slow.value.line) and fast.value.line == 2_501
+
+
+def test_a_json_log_cut_off_in_the_middle_of_a_line(tmp_path: Path) -> None:
+    log = tmp_path / "conn.json.log"
+    json_log(log, 2_000, seed=9)
+    log.write_text(log.read_text(encoding="utf-8") + '{"ts":1.0,"id.orig_h":"198.18.0.1"', encoding="utf-8")
+    with pytest.raises(InputError) as slow:
+        summarize(read_flows(str(log)))
+    with pytest.raises(InputError) as fast:
+        summarize_file(str(log))
+    assert (str(fast.value), fast.value.line) == (str(slow.value), slow.value.line) and "cut off" in str(fast.value)
+
+
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 70_000), st.integers(), st.floats(),
+                        st.sampled_from(["198.51.100.1", "203.0.113.5", "2001:DB8::1", "::ffff:192.0.2.1", "tcp",
+                                         "icmp", "udp", "conn", "dns", "1795000000.5", "2026-11-23T01:02:03Z", ""]),
+                        st.lists(st.integers(0, 3), max_size=2))
+JSON_FIELDS = st.sampled_from(["ts", "id.orig_h", "id.resp_h", "id.orig_p", "id.resp_p", "proto", "orig_ip_bytes",
+                               "resp_ip_bytes", "orig_bytes", "resp_bytes", "_path", "id_orig_h", "id_resp_p"])
+GOOD_JSON = {"ts": 1795000000.5, "id.orig_h": "198.51.100.1", "id.orig_p": 50000, "id.resp_h": "203.0.113.5",
+             "id.resp_p": 443, "proto": "tcp", "orig_ip_bytes": 300, "resp_ip_bytes": 900}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(changes=st.lists(st.dictionaries(JSON_FIELDS, JSON_VALUES, max_size=3), min_size=1, max_size=6),
+       drop=st.lists(JSON_FIELDS, max_size=2), max_flows=st.sampled_from([0, 1, 20_000]))
+def test_json_lines_with_any_values_give_the_readers_answer(tmp_path: Path, changes: list[dict[str, object]],
+                                                           drop: list[str], max_flows: int) -> None:
+    """Valid lines with a few fields changed to anything JSON can say (or dropped): the fast path
+    gives the reader's records, summary and error."""
+    import copy
+    import json
+
+    rows = []
+    for change in changes:
+        obj = {k: v for k, v in GOOD_JSON.items() if k not in drop}
+        obj.update(change)
+        rows.append(json.dumps(obj))
+    log = tmp_path / "conn.json.log"
+    log.write_text(json.dumps(GOOD_JSON) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    before = FlowSummary(max_flows=max_flows)
+    answers = []
+    for way in (lambda o: summarize(read_flows(str(log), "zeek-json-conn"), o),
+                lambda o: summarize_file(str(log), "zeek-json-conn", summary=o)):
+        summary = copy.deepcopy(before)
+        try:
+            way(summary)
+            error = None
+        except InputError as exc:
+            error = (str(exc), exc.line)
+        answers.append((summary.records, list(summary.flows.items()), list(summary.networks.items()), error))
+    assert answers[0] == answers[1]

@@ -149,15 +149,18 @@ class ConnFold:
         if self.label is None:
             store.absorb(self.exact, self.out.flows)
         try:
-            for before, body, terminated in _blocks(stream, self.block):
-                if not (terminated and self.pick is not None and self.byte_cols and self._columns(body)):
-                    self._lines(body, before, terminated)
+            self._feed(stream)
         finally:
             store.flows_into(self.exact, self.out.flows)
             store.networks_into(self.networks, self.out.networks)
             stats.units += self.units
             stats.records += self.records
             self.out.records += self.records
+
+    def _feed(self, stream: BoundedReader) -> None:
+        for before, body, terminated in _blocks(stream, self.block):
+            if not (terminated and self.pick is not None and self.byte_cols and self._columns(body)):
+                self._lines(body, before, terminated)
 
     def _fold(self) -> None:
         """Too many exact tuples: from now on per destination network (:func:`fold`)."""
@@ -370,4 +373,8 @@ class ConnFold:
             if len(self.exact) > max(before, self.out.max_flows):   # a new tuple past max_flows
                 self._fold()
         else:
-            self.networks.add_one((src, self.label(dst), port, transport), ts, total, out, dst)
+            heads = self.heads
+            assert heads is not None
+            # IPv4: the label of the whole /24 when it has one (as the column path labels), else ask
+            label = heads[dst.rpartition(".")[0]] if ":" not in dst else ""
+            self.networks.add_one((src, label or self.label(dst), port, transport), ts, total, out, dst)

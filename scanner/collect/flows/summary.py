@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 from scanner.collect.flows.conn_fold import ConnFold
 from scanner.collect.flows.inputs import MAX_BYTES, open_input
+from scanner.collect.flows.json_fold import JsonConnFold
 from scanner.collect.flows.netfold import fold, labeller
 from scanner.collect.flows.reader import read_flows, sniff_format
 from scanner.collect.flows.records import DnsAnswer, FlowRecord, ReadStats
@@ -69,9 +70,10 @@ def summarize(records: Iterable[FlowRecord | DnsAnswer], summary: FlowSummary | 
 
 def summarize_file(path: str, fmt: str | None = None, summary: FlowSummary | None = None,
                    stats: ReadStats | None = None) -> FlowSummary:
-    """One flows file folded into ``summary``: Zeek TSV conn.logs on a fast path
-    (:class:`~scanner.collect.flows.conn_fold.ConnFold`: blocks of lines checked and added up
-    column by column), every other format through :func:`read_flows` and :func:`summarize`.
+    """One flows file folded into ``summary``: Zeek conn.logs on a fast path (TSV:
+    :class:`~scanner.collect.flows.conn_fold.ConnFold`, blocks of lines checked and added up
+    column by column; JSON: :class:`~scanner.collect.flows.json_fold.JsonConnFold`), every other
+    format through :func:`read_flows` and :func:`summarize`.
 
     A line the fast path does not recognise at a glance (an ISO time, a bad field) goes through
     the reader's own parser, which gives the same record or the same error (file, line, what is
@@ -81,8 +83,9 @@ def summarize_file(path: str, fmt: str | None = None, summary: FlowSummary | Non
         fmt = sniff_format(path)
     out = summary if summary is not None else FlowSummary()
     stats = stats if stats is not None else ReadStats()
-    if fmt != "zeek-conn":
+    fold = {"zeek-conn": ConnFold, "zeek-json-conn": JsonConnFold}.get(fmt)
+    if fold is None:
         return summarize(read_flows(path, fmt, stats=stats), out)
     with open_input(path, MAX_BYTES) as stream:
-        ConnFold(out, path).read(stream, stats)
+        fold(out, path).read(stream, stats)
     return out

@@ -244,30 +244,36 @@ def _dns_record(ts: float | None, client: str, query: str | None, answers: list[
 def read_zeek_json(stream: BoundedReader, kind: str, stats: ReadStats) -> Iterator[FlowRecord | DnsAnswer]:
     """Records of a Zeek conn.log or dns.log written as JSON lines."""
     source = stream.source
-    make: Callable[[dict[str, Any], str, int], FlowRecord | DnsAnswer | None] = (
-        _conn_json if kind == "conn" else _dns_json)
     for lineno, raw, terminated in iter_lines(stream):
         stats.units += 1
-        line = decode(raw, source, lineno).strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except RecursionError:
-            raise InputError(_cut(f"zeek {kind}.log: JSON nested too deeply", terminated), source, lineno) from None
-        except ValueError as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80]
-            raise InputError(_cut(f"zeek {kind}.log: not JSON ({reason})", terminated), source, lineno) from None
-        if not isinstance(obj, dict):
-            raise InputError(f"zeek {kind}.log: a JSON line must be an object", source, lineno)
-        path = obj.get("_path")
-        if path in KINDS and path != kind:
-            raise InputError(f"zeek log: _path is {path}, but this is read as {kind}.log", source, lineno)
-        with _cut_if_unterminated(terminated):
-            record = make(obj, source, lineno)
+        record = json_line(raw, kind, source, lineno, terminated)
         if record is not None:
             stats.records += 1
             yield record
+
+
+def json_line(raw: bytes, kind: str, source: str, lineno: int, terminated: bool) -> FlowRecord | DnsAnswer | None:
+    """One JSON line of a Zeek ``kind`` log: its record, None (blank, or no address answer), or the
+    error (file, line, what is wrong). Shared with the conn.log fast path, for the lines it leaves."""
+    line = decode(raw, source, lineno).strip()
+    if not line:
+        return None
+    try:
+        obj = json.loads(line)
+    except RecursionError:
+        raise InputError(_cut(f"zeek {kind}.log: JSON nested too deeply", terminated), source, lineno) from None
+    except ValueError as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)[:80]
+        raise InputError(_cut(f"zeek {kind}.log: not JSON ({reason})", terminated), source, lineno) from None
+    if not isinstance(obj, dict):
+        raise InputError(f"zeek {kind}.log: a JSON line must be an object", source, lineno)
+    path = obj.get("_path")
+    if path in KINDS and path != kind:
+        raise InputError(f"zeek log: _path is {path}, but this is read as {kind}.log", source, lineno)
+    make: Callable[[dict[str, Any], str, int], FlowRecord | DnsAnswer | None] = (
+        _conn_json if kind == "conn" else _dns_json)
+    with _cut_if_unterminated(terminated):
+        return make(obj, source, lineno)
 
 
 def _key(obj: dict[str, Any], name: str) -> Any:
