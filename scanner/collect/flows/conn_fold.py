@@ -238,7 +238,7 @@ class ConnFold:
                    outs: list[int] | None, ips: list[str] | None) -> int:
         if isinstance(groups, store.PyGroups):
             return groups.add_block(keys, times, totals, outs, ips)
-        count = 0   # the compiled store, for a block its own scan does not take (IPv6, say)
+        count = 0   # the compiled store, for a block its own scan leaves (an IPv4-mapped address, say)
         for key, ts, total, out, ip in zip(keys, times, totals, outs or repeat(None), ips or repeat(None)):
             groups.add_one(key, ts, total, out, ip)
             count += 1
