@@ -11,8 +11,8 @@ few cloud regions). Nothing ever connects to them: reading and enriching are off
 
 Each run is a fresh process that first times a bare ``csv.reader`` pass over the same file, then
 the pipeline's way (with the compiled groups store where it is built, and once more without it):
-``pipeline.flow_summary`` (Zeek conn logs are folded while they are read) plus the resolve stage (destinations, operator, location, jurisdictions: ``pipeline.resolve``),
-with its ratio to the csv pass (target <= 3) and its peak RSS (target < 500 MB). A shared or
+``pipeline.flow_summary`` (Zeek conn logs are folded while they are read) plus the resolve stage
+(destinations, operator, location, jurisdictions: ``pipeline.resolve``), with its ratio to the csv pass (target <= 3) and its peak RSS (target < 500 MB). A shared or
 virtual machine's speed wanders by a fifth from one second to the next, so each case runs
 RUNS times and the median ratio is printed with the range. Figures only, no assertions.
 
