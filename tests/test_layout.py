@@ -127,3 +127,7 @@ def test_python_dash_m_scanner_is_the_cli() -> None:
 
     run = subprocess.run([sys.executable, "-m", "scanner", "--version"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.startswith("cityscan")
+    from scanner.collect.flows import groups
+
+    built = "the compiled core (C)" if groups.native is not None else "pure Python"
+    assert f"Zeek conn logs are folded by {built}" in run.stdout   # what a user reports with a slow read

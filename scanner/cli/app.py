@@ -23,6 +23,7 @@ from scanner.errors import (
     InputError,
     InputErrors,
 )
+from scanner.collect.flows.groups import describe as flows_core
 from scanner.knowledge.loader import datasets_in_use
 from scanner.model import ScanResult
 from scanner.report import EXTENSIONS, RenderOptions, render
@@ -37,6 +38,7 @@ def _version(ctx: click.Context, value: bool) -> None:
     click.echo(f"cityscan {__version__}")
     for dataset in datasets_in_use():
         click.echo(f"  {dataset.name} {dataset.version or '-'} ({dataset.date or 'undated'}): {dataset.source}")
+    click.echo(f"Zeek conn logs are folded by {flows_core()}")
     ctx.exit()
 
 

@@ -18,13 +18,16 @@ from typing import Protocol
 
 from scanner.model.flows import SAMPLES, FlowKey, FlowStats, NetStats
 
+_PURE = "pure Python"   # why not the compiled core, for describe()
 try:
     from scanner.collect.flows import _native_groups
     native: ModuleType | None = _native_groups
 except ImportError:   # not built (no compiler at install): the Python twin does the same
     native = None
+    _PURE = "pure Python (the compiled core is not built: no C compiler at install)"
 if os.environ.get("CITYSCAN_PURE_PYTHON"):
     native = None
+    _PURE = "pure Python (CITYSCAN_PURE_PYTHON is set)"
 
 _INF = float("inf")
 
@@ -42,6 +45,11 @@ class Groups(Protocol):
                 first: float | None, last: float | None, /) -> None: ...
     def rows(self) -> list[Row]: ...
     def clear(self) -> None: ...
+
+
+def describe() -> str:
+    """Which store Zeek conn logs are folded with, for ``cityscan --version`` (a 3-4x difference)."""
+    return "the compiled core (C)" if native is not None else _PURE
 
 
 def new_groups(samples: int = 0) -> Groups:
@@ -190,4 +198,4 @@ def networks_into(groups: Groups, networks: dict[FlowKey, NetStats]) -> None:
     groups.clear()
 
 
-__all__ = ["SAMPLES", "Groups", "PyGroups", "absorb", "flows_into", "native", "networks_into", "new_groups"]
+__all__ = ["SAMPLES", "Groups", "PyGroups", "absorb", "describe", "flows_into", "native", "networks_into", "new_groups"]
