@@ -145,7 +145,7 @@ def locator() -> Locator:
     regions, _ = find("cloud-regions.yaml", "cloud-ranges")
     anycast, _ = find("anycast.yaml", "anycast")
     mmdb, _ = find("dbip-country.mmdb.xz", "dbip-country")
-    return build_locator(ranges, regions, anycast, mmdb)
+    return build_locator(ranges, regions, anycast, mmdb, data_dir() / "special-addresses.yaml")
 
 
 @lru_cache(maxsize=1)

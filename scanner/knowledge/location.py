@@ -162,6 +162,8 @@ class Locator:
     v6: _Flat
     geo: Any = None     # a maxminddb Reader, or None when the MMDB is not available
     notes: list[str] = field(default_factory=list)
+    special4: _Flat = field(default_factory=lambda: _Flat([]))   # special-purpose blocks: no
+    special6: _Flat = field(default_factory=lambda: _Flat([]))   # interval crosses their edges
 
     def locate(self, ip: str) -> tuple[Location, int, int]:
         """Where ``ip`` is, and the interval [lo, hi] of addresses for which the same answer holds.
@@ -176,6 +178,9 @@ class Locator:
         lo, hi = 0, (1 << bits) - 1
         if not addr.is_global:
             return UNKNOWN, value, value
+        # Within one special-purpose block (multicast, say) or one gap between them: a network that
+        # crossed an edge would also hold addresses of another kind (the broadcast address).
+        _, lo, hi = (self.special4 if addr.version == 4 else self.special6).find(value, lo, hi)
         found, lo, hi = (self.v4 if addr.version == 4 else self.v6).find(value, lo, hi)
         if found is not None and (found.country is not None or found.anycast):
             return found, lo, hi
@@ -240,7 +245,22 @@ def open_mmdb(path: Path) -> Any:
         raise InputError(f"cannot read the geolocation database: {exc}", str(path)) from None
 
 
-def build_locator(ranges: Path, regions_path: Path, anycast_path: Path, mmdb: Path | None) -> Locator:
+def read_special(path: Path) -> list[tuple[int, int, int, str]]:
+    """(version, lo, hi, name) of every block in ``special-addresses.yaml``."""
+    doc = load(path)
+    blocks = doc.get("blocks") if isinstance(doc, dict) else None
+    if not isinstance(blocks, list):
+        raise InputError("special-purpose address data needs a 'blocks' list", str(path))
+    out = []
+    for item in blocks:
+        if not isinstance(item, dict) or not item.get("prefix") or not item.get("name"):
+            raise InputError(f"special-purpose block needs a prefix and a name: {item!r}", str(path))
+        out.append((*_prefix(str(item["prefix"]), str(path)), str(item["name"])))
+    return out
+
+
+def build_locator(ranges: Path, regions_path: Path, anycast_path: Path, mmdb: Path | None,
+                  special_path: Path | None = None) -> Locator:
     """All three sources; anycast services are painted over the cloud ranges (more specific wins)."""
     regions = read_regions(regions_path)
     v4, v6 = read_cloud_ranges(ranges, regions)
@@ -248,7 +268,10 @@ def build_locator(ranges: Path, regions_path: Path, anycast_path: Path, mmdb: Pa
         (v4 if version == 4 else v6).append((lo, hi, where))
     geo = open_mmdb(mmdb) if mmdb is not None and mmdb.exists() else None
     notes = [] if geo is not None else ["geolocation database missing: locations come from cloud ranges only"]
-    return Locator(_Flat(v4), _Flat(v6), geo, notes)
+    special = read_special(special_path) if special_path is not None else []
+    return Locator(_Flat(v4), _Flat(v6), geo, notes,
+                   _Flat([(lo, hi, name) for version, lo, hi, name in special if version == 4]),
+                   _Flat([(lo, hi, name) for version, lo, hi, name in special if version == 6]))
 
 
 @dataclass(frozen=True)

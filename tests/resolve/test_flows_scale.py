@@ -463,3 +463,43 @@ def test_json_lines_with_any_values_give_the_readers_answer(tmp_path: Path, chan
     log.write_text(json.dumps(GOOD_JSON) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     slow, fast = reader_and_fast(log, FlowSummary(max_flows=max_flows), "zeek-json-conn")
     assert fast == slow
+
+
+@pytest.mark.parametrize("fmt", ["zeek-json-conn", "zeek-conn"])
+def test_broadcast_after_multicast_keeps_its_own_label(tmp_path: Path, fmt: str) -> None:
+    """DHCP broadcasts, then mDNS, then a fold: 255.255.255.255 once fell into the network the
+    multicast group got (224.0.0.0/3, from a geolocation gap) on the fast path only (found in a
+    review). A fresh network index, as in a new process."""
+    import json
+
+    from scanner.knowledge import loader
+
+    rows = [("0.0.0.0", 68, "255.255.255.255", 67, "udp"), ("192.0.2.10", 5353, "224.0.0.251", 5353, "udp"),
+            ("192.0.2.10", 50000, "198.51.100.7", 443, "tcp"), ("0.0.0.0", 68, "255.255.255.255", 67, "udp")] * 900
+    log = tmp_path / "conn.log"
+    if fmt == "zeek-json-conn":
+        log.write_text("".join(json.dumps({"ts": 1700000000.0 + i, "id.orig_h": s, "id.orig_p": sp, "id.resp_h": d,
+                                           "id.resp_p": dp, "proto": p, "orig_ip_bytes": 328, "resp_ip_bytes": 0}) + "\n"
+                               for i, (s, sp, d, dp, p) in enumerate(rows)))
+    else:
+        log.write_text(SHORT_FIELDS + "".join(f"{1700000000.0 + i}\t{s}\t{sp}\t{d}\t{dp}\t{p}\t328\t0\n"
+                                              for i, (s, sp, d, dp, p) in enumerate(rows)))
+    answers = []
+    for way in (lambda o: summarize(read_flows(str(log), fmt), o), lambda o: summarize_file(str(log), fmt, summary=o)):
+        loader.network_index.cache_clear()
+        summary = way(FlowSummary(max_flows=2))
+        answers.append(list(summary.networks.items()))
+    assert answers[0] == answers[1]
+    assert ("0.0.0.0", "255.255.255.255", 67, "udp") in dict(answers[1])
+
+
+def test_a_json_line_nested_near_the_recursion_limit_is_the_readers_answer(tmp_path: Path) -> None:
+    """The fast path's json.loads ran a few stack frames above the reader's: one nesting depth
+    parsed there and failed in the reader (found in a review). Deeply nested lines go to the reader."""
+    line = ('{"ts":1700000000.5,"id.orig_h":"192.0.2.10","id.orig_p":5,"id.resp_h":"198.51.100.7",'
+            '"id.resp_p":443,"proto":"tcp","x":%s}\n')
+    log = tmp_path / "conn.json.log"
+    for depth in range(850, 1000):
+        log.write_text(line % ("[" * depth + "]" * depth))
+        slow, fast = reader_and_fast(log, None, "zeek-json-conn")
+        assert fast == slow, depth

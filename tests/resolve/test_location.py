@@ -121,3 +121,57 @@ def test_bad_location_data_is_one_clear_error(tmp_path: Path) -> None:
     broken.write_bytes(b"not xz")
     with pytest.raises(InputError, match="geolocation database"):
         loc.open_mmdb(broken)
+
+
+# --- networks never cross the edge of a special-purpose block (found in a review) ------------------
+
+def test_a_multicast_network_does_not_swallow_the_broadcast_address() -> None:
+    """224.0.0.251 (mDNS; global to Python) used to get 224.0.0.0/3 from the geolocation gap,
+    which also covers 240.0.0.0/4 and 255.255.255.255: looked up after it, the broadcast address
+    got that network instead of its own, so labels depended on what came first."""
+    index = loc.NetworkIndex(locator(), loc.asn_narrowing)
+    multicast = index.network("224.0.0.251")
+    assert multicast is not None and multicast.hi <= int(loc.ipaddress.ip_address("239.255.255.255"))
+    broadcast = index.network("255.255.255.255")
+    assert broadcast is not None and (broadcast.lo, broadcast.hi) == (2 ** 32 - 1, 2 ** 32 - 1)
+    fresh = loc.NetworkIndex(locator(), loc.asn_narrowing)
+    assert fresh.network("255.255.255.255") == broadcast and fresh.network("224.0.0.251") == multicast
+
+
+def test_the_special_blocks_cover_the_blocks_python_calls_non_global() -> None:
+    """Python's ipaddress decides is_global from its own list of blocks; every one of them must
+    start and end on an edge of the shipped blocks, or a network could hold both kinds."""
+    import ipaddress
+
+    edges = {4: set(), 6: set()}
+    for version, lo, hi, _ in loc.read_special(DATA / "special-addresses.yaml"):
+        edges[version] |= {lo, hi + 1}
+    for cls, version in ((ipaddress.IPv4Address, 4), (ipaddress.IPv6Address, 6)):
+        constants = cls._constants  # type: ignore[attr-defined]   # the blocks behind is_private / is_global
+        blocks = [*constants._private_networks, *getattr(constants, "_private_networks_exceptions", [])]
+        if version == 4:
+            blocks.append(constants._public_network)   # 100.64.0.0/10: not global either
+        assert blocks
+        for block in blocks:
+            first, after = int(block.network_address), int(block.broadcast_address) + 1
+            assert first in edges[version] and after in edges[version], block
+
+
+@pytest.mark.parametrize("ip", ["224.0.0.251", "239.255.255.250", "8.8.8.8", "52.28.0.10", "192.0.0.8", "192.0.0.9",
+                                "100.63.255.255", "100.128.0.0", "2001:4860:4860::8888", "ff02::fb", "2001:0:1::1",
+                                "2001:200::1", "3.64.1.130"])
+def test_a_global_address_network_holds_only_global_addresses(ip: str) -> None:
+    """Every special block edge inside a global address's network would be a second kind of
+    address in it: none is."""
+    from scanner.model.addresses import parse_ip
+
+    index = loc.NetworkIndex(locator(), loc.asn_narrowing)
+    net = index.network(ip)
+    addr = parse_ip(ip)
+    assert net is not None and addr is not None
+    if not addr.is_global:
+        assert net.lo == net.hi == int(addr)
+        return
+    for version, lo, hi, _ in loc.read_special(DATA / "special-addresses.yaml"):
+        if version == addr.version:
+            assert not (net.lo < lo <= net.hi) and not (net.lo <= hi < net.hi), (net.label, lo, hi)

@@ -20,6 +20,7 @@ from scanner.collect.flows.records import FlowRecord
 
 _MAX_COUNT = 2 ** 63      # inputs.check_count
 _EXACT_FLOAT = 2 ** 53    # an integer time that float() takes exactly and check_ts takes
+_SHALLOW = 1000           # a shorter line cannot nest deep enough to reach the recursion limit
 
 
 class JsonConnFold(ConnFold):
@@ -31,6 +32,8 @@ class JsonConnFold(ConnFold):
         for lineno, raw, terminated in iter_lines(stream):
             self.units += 1
             try:
+                if len(raw) >= _SHALLOW and raw.count(b"[") + raw.count(b"{") > 64:
+                    raise KeyError("nested")   # deep nesting: the reader's parse says (its stack is deeper)
                 obj = loads(raw.decode())   # UnicodeDecodeError and JSONDecodeError are ValueErrors
                 if type(obj) is not dict:
                     raise KeyError(obj)
