@@ -51,6 +51,7 @@ from scanner.model.flows import FlowSummary
 from scanner.resolve import describe_countries
 from scanner.resolve import resolve as resolve_stage
 from scanner.resolve.online import OnlineLookups
+from scanner.runtime.collection import fewer_collections
 from scanner.runtime.interrupt import ScanInterrupted, deferred
 from scanner.runtime.progress import Progress
 
@@ -107,8 +108,9 @@ def new_result(request: ScanRequest) -> ScanResult:
 def flow_summary(paths: list[str], fmt: str | None = None, summary: FlowSummary | None = None) -> FlowSummary | None:
     """Every ``--flows`` file folded into one summary. Read before any packet is sent, so a
     malformed log stops the run (exit 2, file and line) before it has cost scan time."""
-    for path in paths:
-        summary = summarize_file(path, fmt, summary)
+    with fewer_collections():
+        for path in paths:
+            summary = summarize_file(path, fmt, summary)
     return summary
 
 
@@ -125,7 +127,8 @@ def identify(result: ScanResult, db: FingerprintDB | None = None) -> ScanResult:
 def resolve(result: ScanResult, summary: FlowSummary | None = None, online: OnlineLookups | None = None,
             db: FingerprintDB | None = None) -> ScanResult:
     """Find and enrich the destinations of ``result``'s devices, in place."""
-    found = resolve_stage(result, summary, online, db)
+    with fewer_collections():
+        found = resolve_stage(result, summary, online, db)
     result.devices.extend(found.new_devices)
     result.destinations = found.destinations
     result.countries = found.countries
