@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.errors import InputError
-from scanner.knowledge.yamlfile import load
+from scanner.knowledge.yamlfile import entries
 
 
 @dataclass(frozen=True)
@@ -31,15 +31,10 @@ class Infrastructure:
 
 
 def read_infrastructure(path: Path) -> Infrastructure:
-    doc = load(path)
-    services = doc.get("services") if isinstance(doc, dict) else None
-    if not isinstance(services, list):
-        raise InputError("infrastructure data needs a 'services' list", str(path))
     ports: dict[tuple[int, str], str] = {}
     hosts: list[tuple[str, str]] = []
-    for item in services:
-        if not isinstance(item, dict) or not item.get("kind") or not item.get("source"):
-            raise InputError(f"infrastructure entry needs a kind and a source: {item!r}", str(path))
+    for item in entries(path, "services", "infrastructure", "infrastructure entry needs a kind and a source",
+                        ("kind", "source")):
         kind = str(item["kind"])
         for entry in item.get("ports") or []:
             try:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import InputError
-from scanner.knowledge.yamlfile import load
+from scanner.knowledge.yamlfile import entries, load
 from scanner.model.addresses import parse_ip
 
 CLOUD = "cloud-ranges"
@@ -217,14 +217,8 @@ def read_cloud_ranges(ranges: Path, regions: Regions) -> tuple[list[tuple[int, i
 
 def read_anycast(path: Path) -> list[tuple[int, int, int, Location]]:
     """(version, lo, hi, location) of every prefix in ``anycast.yaml``."""
-    doc = load(path)
-    services = doc.get("services") if isinstance(doc, dict) else None
-    if not isinstance(services, list):
-        raise InputError("anycast data needs a 'services' list", str(path))
     out = []
-    for item in services:
-        if not isinstance(item, dict) or not item.get("name") or not item.get("source"):
-            raise InputError(f"anycast entry needs a name and a source: {item!r}", str(path))
+    for item in entries(path, "services", "anycast", "anycast entry needs a name and a source", ("name", "source")):
         where = Location(None, ANYCAST, True, str(item["name"]))
         for text in item.get("prefixes") or []:
             out.append((*_prefix(str(text), str(path)), where))
@@ -247,16 +241,9 @@ def open_mmdb(path: Path) -> Any:
 
 def read_special(path: Path) -> list[tuple[int, int, int, str]]:
     """(version, lo, hi, name) of every block in ``special-addresses.yaml``."""
-    doc = load(path)
-    blocks = doc.get("blocks") if isinstance(doc, dict) else None
-    if not isinstance(blocks, list):
-        raise InputError("special-purpose address data needs a 'blocks' list", str(path))
-    out = []
-    for item in blocks:
-        if not isinstance(item, dict) or not item.get("prefix") or not item.get("name"):
-            raise InputError(f"special-purpose block needs a prefix and a name: {item!r}", str(path))
-        out.append((*_prefix(str(item["prefix"]), str(path)), str(item["name"])))
-    return out
+    blocks = entries(path, "blocks", "special-purpose address", "special-purpose block needs a prefix and a name",
+                     ("prefix", "name"))
+    return [(*_prefix(str(item["prefix"]), str(path)), str(item["name"])) for item in blocks]
 
 
 def build_locator(ranges: Path, regions_path: Path, anycast_path: Path, mmdb: Path | None,

@@ -123,6 +123,19 @@ def load(path: str | Path) -> Any:
     return loads(text, name)
 
 
+def entries(path: Path, key: str, what: str, entry: str, required: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The list of mappings under ``key`` of a data file, each with every ``required`` key set;
+    else the input error "``what`` data needs a '``key``' list" or "``entry``: ``{item}``"."""
+    doc = load(path)
+    items = doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(items, list):
+        raise InputError(f"{what} data needs a '{key}' list", str(path))
+    for item in items:
+        if not isinstance(item, dict) or not all(item.get(name) for name in required):
+            raise InputError(f"{entry}: {item!r}", str(path))
+    return items
+
+
 def line_of(container: Any, key: Any = None) -> int | None:
     """Best line number for ``container[key]`` (or the container itself)."""
     if isinstance(container, Node):

@@ -976,6 +976,20 @@ static Py_ssize_t record_slot(Groups *g, const Rec *r, PyObject *dest, const Tra
     return slot;
 }
 
+/* The column numbers of a tuple into `out`: 1, 0 (one is not a column of `width`), -1 (error). */
+static int column_numbers(PyObject *tuple, Py_ssize_t width, Py_ssize_t *out) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++) {
+        out[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(tuple, i));
+        if (out[i] == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (out[i] < 0 || out[i] >= width) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static PyObject *groups_scan(Groups *g, PyObject *args) {
     Py_buffer body;
     PyObject *sep_obj, *cols_obj, *bytes_obj, *transports_obj, *heads, *label;
@@ -1001,26 +1015,17 @@ static PyObject *groups_scan(Groups *g, PyObject *args) {
         result = PyLong_FromLong(-1);   /* not a shape this module reads: the caller's way */
         goto done;
     }
-    for (int i = 0; i < 6; i++) {
-        cols[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(cols_obj, i));
-        if (cols[i] == -1 && PyErr_Occurred()) {
-            goto done;
-        }
-        if (cols[i] < 0 || cols[i] >= width) {
-            result = PyLong_FromLong(-1);
-            goto done;
-        }
-    }
     nbytes = (int)PyTuple_GET_SIZE(bytes_obj);
-    for (int i = 0; i < nbytes; i++) {
-        byte_cols[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(bytes_obj, i));
-        if (byte_cols[i] == -1 && PyErr_Occurred()) {
-            goto done;
-        }
-        if (byte_cols[i] < 0 || byte_cols[i] >= width) {
-            result = PyLong_FromLong(-1);
-            goto done;
-        }
+    int in_range = column_numbers(cols_obj, width, cols);
+    if (in_range == 1) {
+        in_range = column_numbers(bytes_obj, width, byte_cols);
+    }
+    if (in_range < 0) {
+        goto done;
+    }
+    if (in_range == 0) {
+        result = PyLong_FromLong(-1);
+        goto done;
     }
     transports_copy = PyDict_Copy(transports_obj);   /* names and kinds stay alive for the call */
     if (transports_copy == NULL) {

@@ -248,12 +248,9 @@ class ConnFold:
         """The compiled store's own reading of a block of plain lines (same checks, same sums)."""
         label = self.label
         groups = self.exact if label is None else self.networks
-        scan = getattr(groups, "scan", None)
-        if scan is None:
-            return False
         before = len(groups)
-        count = scan(body, self.head.sep, self.width, self.cols, self.byte_cols, self.out_first,
-                     zeek._TRANSPORT, None if label is None else self.heads, label)  # noqa: SLF001
+        count = groups.scan(body, self.head.sep, self.width, self.cols, self.byte_cols, self.out_first,
+                            zeek._TRANSPORT, None if label is None else self.heads, label)  # noqa: SLF001
         if count < 0:
             return False
         if label is None and len(groups) > max(before, self.out.max_flows):   # a new tuple past max_flows
@@ -373,8 +370,4 @@ class ConnFold:
             if len(self.exact) > max(before, self.out.max_flows):   # a new tuple past max_flows
                 self._fold()
         else:
-            heads = self.heads
-            assert heads is not None
-            # IPv4: the label of the whole /24 when it has one (as the column path labels), else ask
-            label = heads[dst.rpartition(".")[0]] if ":" not in dst else ""
-            self.networks.add_one((src, label or self.label(dst), port, transport), ts, total, out, dst)
+            self.networks.add_one((src, self.label(dst), port, transport), ts, total, out, dst)

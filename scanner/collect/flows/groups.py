@@ -45,6 +45,8 @@ class Groups(Protocol):
                 first: float | None, last: float | None, /) -> None: ...
     def rows(self) -> list[Row]: ...
     def clear(self) -> None: ...
+    def scan(self, body: bytes, sep: str, width: int, cols: tuple[int, ...], byte_cols: tuple[int, ...],
+             out_first: bool, transports: dict[str, str], heads: object, label: object, /) -> int: ...
 
 
 def describe() -> str:
@@ -169,6 +171,11 @@ class PyGroups(dict[FlowKey, int]):
         super().clear()
         self._reset()
 
+    def scan(self, body: bytes, sep: str, width: int, cols: tuple[int, ...], byte_cols: tuple[int, ...],
+             out_first: bool, transports: dict[str, str], heads: object, label: object, /) -> int:
+        """-1: the Python twin reads no block itself (ConnFold's column path does)."""
+        return -1
+
 
 def absorb(groups: Groups, flows: dict[FlowKey, FlowStats]) -> None:
     """Take over exact tuples summarised before (an earlier file), in their order."""
@@ -189,9 +196,9 @@ def networks_into(groups: Groups, networks: dict[FlowKey, NetStats]) -> None:
         agg = networks.get(key)
         if agg is None:
             agg = networks[key] = NetStats()
-        kept = samples or []
-        agg.add(kept[0], connections, total, first, last, out)
-        for ip in kept[1:]:
+        assert samples   # every network record brought its address
+        agg.add(samples[0], connections, total, first, last, out)
+        for ip in samples[1:]:
             agg.add(ip, 0, None, None, None)
         if more:
             agg.more_addresses = True
