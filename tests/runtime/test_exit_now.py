@@ -20,8 +20,8 @@ SCRIPT = textwrap.dedent("""
     end_with_us(child)
     open(sys.argv[1], "w").write("captured city traffic")
     remove_with_us(sys.argv[1])
-    print(child.pid, flush=True)
     with interruptible() as stop:
+        print(child.pid, flush=True)   # only now: a signal before the handler would end the script
         try:
             time.sleep(60)
         except ScanInterrupted:
